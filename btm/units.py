@@ -1,0 +1,457 @@
+"""Units of bone turnover markers, on one package-wide pint registry.
+
+pint is used as a *factor oracle*: each distinct unit string is read once, its factor to the
+marker's canonical unit is computed once, and arrays are multiplied by that factor (never one
+pint object per value; see ``benchmarks/units_bench.py``).
+
+Unit text from lab exports is first normalised by a small grammar of its own (pint alone would
+read ``nm`` as nanometre and ``nM BCE`` not at all)::
+
+    unit     := part [ "/" part ]
+    part     := term { annotation }
+    term     := [prefix] base            prefix: p n u(µ μ mc) m c d k     base: g l mol m(=molar) kat u iu
+    annotation := "BCE" | "Cr" | "creat" | "creatinine"
+
+Case is ignored (``NG/ML`` = ``ng/mL``); a bare ``m`` base is *molar* (``nM`` = nmol/L) since lab
+exports never carry lengths. ``BCE`` marks the amount as bone collagen equivalents, ``Cr`` marks
+the denominator as creatinine; both have their own pint dimensions (``btm/data/units.txt``).
+
+Examples
+--------
+>>> to_canonical([0.45, 450.0, 0.5], ["ng/mL", "pg/mL", "µg/L"], marker="CTX1").value.tolist()
+[450.0, 450.0, 500.0]
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._resources import data_path
+from .errors import UnitConversionError, UnitParseError
+from .markers import Marker, Measure, get_marker
+
+__all__ = [
+    "CanonicalValues",
+    "ParsedUnit",
+    "UnitTarget",
+    "convert",
+    "conversion_factor",
+    "parse_unit",
+    "registry",
+    "resolve_unit",
+    "to_canonical",
+]
+
+_LOCK = threading.Lock()
+_REGISTRY: Any = None
+
+
+def registry() -> Any:
+    """The package-wide pint ``UnitRegistry``, built on first use (about 0.2 s)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        with _LOCK:
+            if _REGISTRY is None:
+                import pint
+
+                ureg = pint.UnitRegistry(cache_folder=None)
+                ureg.load_definitions(str(data_path("units.txt")))
+                _REGISTRY = ureg
+    return _REGISTRY
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing unit text
+
+_TERM = re.compile(r"^(?P<prefix>p|n|u|m|c|d|k|)(?P<base>g|l|mol|kat|iu|u|m)(?P<ann>bce|cr|creat|creatinine|crea)?$")
+_PREFIX = {"p": "p", "n": "n", "u": "u", "m": "m", "c": "c", "d": "d", "k": "k", "": ""}
+_CREAT_WORDS = {"cr", "creat", "creatinine", "crea", "creatinin", "kreatinin", "krea", "crn"}
+_BCE_WORDS = {"bce"}
+
+# kind of a unit, by its pint dimensionality (that of a reference unit of each kind)
+_KIND_REFERENCE = {
+    "mass": "g / L",
+    "molar": "mol / L",
+    "activity": "U / L",
+    "bce": "molBCE / L",
+    "bce_per_creatinine": "molBCE / molCr",
+    "per_creatinine": "mol / molCr",
+    "mass_per_creatinine": "g / molCr",
+}
+
+
+@functools.cache
+def _kinds() -> dict[Any, str]:
+    ureg = registry()
+    return {ureg.parse_expression(ref).dimensionality: kind for kind, ref in _KIND_REFERENCE.items()}
+
+
+_KIND_WORDS = {
+    "mass": "a mass concentration",
+    "molar": "a molar concentration",
+    "activity": "a catalytic activity",
+    "bce": "bone collagen equivalents per volume",
+    "bce_per_creatinine": "bone collagen equivalents per creatinine",
+    "per_creatinine": "a molar ratio to creatinine",
+    "mass_per_creatinine": "a mass ratio to creatinine",
+}
+_MW_PAIRS = {frozenset({"mass", "molar"}), frozenset({"per_creatinine", "mass_per_creatinine"})}
+
+
+@dataclass(frozen=True)
+class ParsedUnit:
+    """A unit read from text: the pint expression and the kind of quantity it measures."""
+
+    text: str
+    expression: str
+    kind: str
+
+
+def _clean_text(text: str) -> str:
+    s = unicodedata.normalize("NFKC", str(text)).strip()
+    s = s.replace("μ", "u").replace("µ", "u")
+    s = s.strip("()[]{} ")
+    s = s.casefold()
+    s = re.sub(r"\bmcg\b|mcg", "ug", s)
+    s = re.sub(r"\s*\bper\b\s*", "/", s)
+    s = re.sub(r"\s*/\s*", "/", s)
+    s = re.sub(r"[,;]", " ", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def _term(word: str, text: str) -> tuple[str, str, str]:
+    """(prefix, base, annotation) of one unit word."""
+    m = _TERM.match(word)
+    if not m:
+        raise UnitParseError(text, f"{word!r} is not a unit btm knows")
+    return m.group("prefix"), m.group("base"), m.group("ann") or ""
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_unit(text: str) -> ParsedUnit:
+    """Read unit text from a lab export.
+
+    Parameters
+    ----------
+    text
+        e.g. ``"ng/mL"``, ``"µg/l"``, ``"mcg/L"``, ``"nM BCE/mM creatinine"``, ``"U/l"``, ``"µkat/L"``,
+        ``"µg/g Cr"``.
+
+    Returns
+    -------
+    ParsedUnit
+
+    Raises
+    ------
+    UnitParseError
+        For empty text, words that are not units, or units that are not concentrations.
+    """
+    s = _clean_text(text)
+    if not s:
+        raise UnitParseError(text, "empty")
+    parts = s.split("/")
+    if len(parts) > 2 or not all(p.strip() for p in parts):
+        raise UnitParseError(text, "expected one unit or one 'a/b' ratio")
+    bce = False
+    creat_words_in_num = False
+    built: list[list[tuple[str, str, str]]] = []
+    for i, part in enumerate(parts):
+        words = part.split()
+        terms: list[tuple[str, str, str]] = []
+        for w in words:
+            if w in _BCE_WORDS:
+                bce = True
+            elif w in _CREAT_WORDS:
+                if i == 0:
+                    creat_words_in_num = True
+                elif terms:
+                    p_, b_, _ = terms[-1]
+                    terms[-1] = (p_, b_, "cr")
+                else:
+                    raise UnitParseError(text, "creatinine must follow a unit")
+            else:
+                pre, base, ann = _term(w, text)
+                if ann in _BCE_WORDS:
+                    bce = True
+                    ann = ""
+                terms.append((pre, base, "cr" if ann else ""))
+        if len(terms) != 1:
+            raise UnitParseError(text, f"expected one unit in {part.strip()!r}")
+        built.append(terms)
+    if creat_words_in_num:
+        raise UnitParseError(text, "creatinine belongs in the denominator (e.g. 'nmol/mmol creatinine')")
+
+    def render(term: tuple[str, str, str], *, numerator: bool) -> str:
+        pre, base, ann = term
+        if base == "m":  # molar
+            amount = "molBCE" if (bce and numerator) else ("molCr" if ann else "mol")
+            return f"({pre}{amount}/L)"
+        if base == "mol":
+            amount = "molBCE" if (bce and numerator) else ("molCr" if ann else "mol")
+            return f"{pre}{amount}"
+        if base == "g":
+            if bce and numerator:
+                raise UnitParseError(text, "BCE is an amount (nmol BCE), not a mass")
+            return f"{pre}gCr" if ann else f"{pre}g"
+        if ann:
+            raise UnitParseError(text, "creatinine must be an amount or mass (mmol, g)")
+        if base == "l":
+            return f"{pre}L"
+        if base == "kat":
+            return f"{pre}kat"
+        return f"{pre}IU" if base == "iu" else f"{pre}U"
+
+    if len(built) == 2 and built[0][0][1] == "m" and built[1][0][1] == "l":
+        # "nM BCE/L": a redundant spelling of nmol BCE/L, common in NTX reports
+        p_, _, a_ = built[0][0]
+        built[0][0] = (p_, "mol", a_)
+    num = render(built[0][0], numerator=True)
+    if bce and "molBCE" not in num:
+        raise UnitParseError(text, "BCE must qualify a molar amount (nmol BCE, nM BCE)")
+    expr = num if len(built) == 1 else f"{num} / {render(built[1][0], numerator=False)}"
+    ureg = registry()
+    try:
+        dims = ureg.parse_expression(expr).dimensionality
+    except Exception as exc:  # pint raises several types; all mean "not a unit"
+        raise UnitParseError(text, str(exc)) from None
+    kind = _kinds().get(dims)
+    if kind is None:
+        raise UnitParseError(text, "not a concentration, activity or creatinine ratio")
+    return ParsedUnit(text=str(text), expression=expr, kind=kind)
+
+
+# ---------------------------------------------------------------------------------------------
+# Factors
+
+
+def _clean_factor(f: float) -> float:
+    """Drop float noise of a factor (1000.0000000000001 -> 1000.0): 12 significant digits."""
+    if f == 0 or not math.isfinite(f):
+        return f
+    return float(f"{f:.12g}")
+
+
+def _refusal(marker: Marker, a: str, b: str) -> str:
+    pair = {a, b}
+    if "activity" in pair and pair & {"mass", "molar"}:
+        return (
+            f"{marker.id} activity (U/L) and mass concentration are different measurements "
+            "(different methods and calibration); there is no fixed factor"
+        )
+    if pair & {"bce", "bce_per_creatinine"} and pair - {"bce", "bce_per_creatinine"}:
+        if pair <= {"bce", "bce_per_creatinine"}:
+            pass
+        else:
+            return "bone collagen equivalents (BCE) are set by the assay calibrator and have no mass or molar equivalent"
+    creat = {"bce_per_creatinine", "per_creatinine", "mass_per_creatinine"}
+    if (pair & creat) and (pair - creat):
+        return (
+            "a creatinine-normalised urine ratio has no fixed factor to a concentration "
+            "(it needs each sample's creatinine, and a urine value is never a serum concentration)"
+        )
+    if pair in _MW_PAIRS:
+        return f"{marker.id} has no molecular weight in the catalog: molar units are not in use for it"
+    return f"{_KIND_WORDS.get(a, a)} and {_KIND_WORDS.get(b, b)} are different quantities"
+
+
+def _factor(marker: Marker, src: ParsedUnit, dst: ParsedUnit) -> float:
+    ureg = registry()
+    if src.kind == dst.kind:
+        return _clean_factor(float(ureg.Quantity(1.0, src.expression).to(dst.expression).magnitude))
+    if frozenset({src.kind, dst.kind}) in _MW_PAIRS and marker.molecular_weight:
+        mw = ureg.Quantity(marker.molecular_weight, "g/mol")
+        q = ureg.Quantity(1.0, src.expression).to(dst.expression, "btm_molar", mw=mw)
+        return _clean_factor(float(q.magnitude))
+    raise UnitConversionError(marker.id, src.text, dst.text, _refusal(marker, src.kind, dst.kind))
+
+
+@functools.lru_cache(maxsize=4096)
+def _conversion_factor(marker_id: str, from_unit: str, to_unit: str) -> float:
+    marker = get_marker(marker_id)
+    return _factor(marker, parse_unit(from_unit), parse_unit(to_unit))
+
+
+def conversion_factor(from_unit: str, to_unit: str, *, marker: str) -> float:
+    """Factor that converts values of ``marker`` from ``from_unit`` to ``to_unit``.
+
+    Raises
+    ------
+    UnitParseError
+        When a unit cannot be read.
+    UnitConversionError
+        When no fixed factor exists: activity <-> mass, BCE <-> mass or molar, creatinine ratios
+        <-> concentrations, molar units of a marker without a molecular weight.
+    """
+    return _conversion_factor(get_marker(marker).id, str(from_unit), str(to_unit))
+
+
+def convert(
+    values: Any,
+    from_unit: str,
+    to_unit: str,
+    *,
+    marker: str,
+    from_variant: str = "",
+    to_variant: str = "",
+) -> np.ndarray:
+    """Convert an array of one marker from one unit to another (one factor for the whole array).
+
+    ``from_variant``/``to_variant`` name assay variants (e.g. PINP ``total`` and ``intact``):
+    different variants are never converted into each other.
+
+    >>> convert([50.0], "ng/mL", "nmol/L", marker="PINP").round(4).tolist()
+    [1.4286]
+    """
+    m = get_marker(marker)
+    if from_variant and to_variant and from_variant != to_variant:
+        raise UnitConversionError(
+            m.id,
+            f"{from_unit} ({from_variant})",
+            f"{to_unit} ({to_variant})",
+            f"{from_variant} and {to_variant} {m.id} assays measure different things; no conversion exists"
+            + (f". {m.note}" if m.note else ""),
+        )
+    factor = conversion_factor(from_unit, to_unit, marker=m.id)
+    return np.asarray(values, dtype=float) * factor
+
+
+@dataclass(frozen=True)
+class UnitTarget:
+    """Where values in one unit go: the canonical measure and the factor to reach it."""
+
+    factor: float
+    unit: str
+    specimen: str
+    kind: str
+
+
+@functools.lru_cache(maxsize=8192)
+def _resolve(marker_id: str, unit: str, specimen: str | None) -> UnitTarget:
+    marker = get_marker(marker_id)
+    src = parse_unit(unit)
+    measures: Sequence[Measure] = [m for m in marker.measures if specimen in (None, m.specimen)]
+    if not measures:
+        raise UnitConversionError(
+            marker.id, unit, "?", f"{marker.id} is not measured in {specimen} (only {', '.join(marker.specimens)})"
+        )
+    # exact kind first; then conversions through the molecular weight
+    ordered = sorted(measures, key=lambda m: parse_unit(m.unit).kind != src.kind)
+    if specimen is None and src.kind in {"bce"}:
+        # nmol BCE/L without a specimen is serum NTX unless the header said urine
+        ordered = sorted(ordered, key=lambda m: m.specimen != "serum")
+    first_error: UnitConversionError | None = None
+    for m in ordered:
+        try:
+            factor = _factor(marker, src, parse_unit(m.unit))
+        except UnitConversionError as exc:
+            first_error = first_error or exc
+            continue
+        return UnitTarget(factor=factor, unit=m.unit, specimen=m.specimen, kind=m.kind)
+    targets = " or ".join(dict.fromkeys(m.unit for m in measures))
+    reason = first_error.reason if first_error else "no matching measure"
+    raise UnitConversionError(marker.id, unit, targets, reason)
+
+
+def resolve_unit(unit: str, *, marker: str, specimen: str | None = None) -> UnitTarget:
+    """The canonical unit, specimen and factor for values of ``marker`` given in ``unit``.
+
+    The measure is chosen by the unit's kind: BALP in U/L stays activity (canonical U/L), BALP in
+    ng/mL is mass (canonical µg/L); a creatinine ratio means urine.
+    """
+    return _resolve(get_marker(marker).id, str(unit), specimen)
+
+
+@dataclass(frozen=True)
+class CanonicalValues:
+    """Result of :func:`to_canonical`: arrays aligned with the input.
+
+    ``error`` holds ``""`` where the value converted, else the reason it could not.
+    """
+
+    value: np.ndarray
+    unit: np.ndarray
+    specimen: np.ndarray
+    kind: np.ndarray
+    error: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.error == ""
+
+
+def to_canonical(
+    values: Any,
+    units: str | Sequence[str] | np.ndarray | pd.Series,
+    *,
+    marker: str,
+    specimen: str | None = None,
+) -> CanonicalValues:
+    """Convert values of one marker in mixed units to the marker's canonical unit.
+
+    One factor is computed per distinct unit string (cached across calls); the array is
+    multiplied once. Values whose unit cannot be read or converted get NaN and a reason in
+    ``error``; nothing raises, so an import can report every such row.
+
+    Parameters
+    ----------
+    values
+        Numbers (array-like).
+    units
+        One unit for all values, or one unit string per value.
+    marker
+        Catalog id or synonym.
+    specimen
+        ``"serum"`` or ``"urine"``; ``None`` infers it from the unit.
+
+    Examples
+    --------
+    >>> r = to_canonical([50, 0.05], ["ng/mL", "mg/L"], marker="PINP")
+    >>> r.value.tolist(), r.unit.tolist()
+    ([50.0, 50.0], ['µg/L', 'µg/L'])
+    """
+    mid = get_marker(marker).id
+    vals = np.asarray(values, dtype=float)
+    n = vals.shape[0]
+    if isinstance(units, str):
+        codes = np.zeros(n, dtype=np.intp)
+        uniques: Sequence[Any] = [units]
+    else:
+        codes, uniques = pd.factorize(pd.Series(units, dtype=object), use_na_sentinel=True)
+        if len(codes) != n:
+            raise ValueError(f"{n} values but {len(codes)} units")
+    k = len(uniques)
+    factor = np.full(k + 1, np.nan)
+    unit_out = np.empty(k + 1, dtype=object)
+    spec_out = np.empty(k + 1, dtype=object)
+    kind_out = np.empty(k + 1, dtype=object)
+    err_out = np.empty(k + 1, dtype=object)
+    unit_out[:] = ""
+    spec_out[:] = specimen or ""
+    kind_out[:] = ""
+    err_out[:] = ""
+    err_out[k] = "no unit given"  # slot for missing units (code -1)
+    for i, u in enumerate(uniques):
+        try:
+            t = _resolve(mid, str(u), specimen)
+        except (UnitParseError, UnitConversionError) as exc:
+            err_out[i] = str(exc)
+            continue
+        factor[i], unit_out[i], spec_out[i], kind_out[i] = t.factor, t.unit, t.specimen, t.kind
+    codes = np.where(codes < 0, k, codes)
+    return CanonicalValues(
+        value=vals * factor[codes],
+        unit=unit_out[codes],
+        specimen=spec_out[codes],
+        kind=kind_out[codes],
+        error=err_out[codes],
+    )
