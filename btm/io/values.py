@@ -1,0 +1,330 @@
+"""Cell values: text and numbers from spreadsheets -> number, censoring, or a reason.
+
+Every cell ends in exactly one of three states:
+
+* ``OK``: a number (``value``), maybe censored (``censored`` is ``"<"`` or ``">"``, the value is
+  then the limit), maybe with a unit written in the cell (``unit``);
+* ``BLANK``: nothing there (empty cell, spaces);
+* ``REJECTED``: anything else, with the reason.
+
+Rules (the parser never guesses; it rejects instead):
+
+* Numbers: ``45``, ``45.3``, ``45,3`` (decimal comma), ``1,234.5`` / ``1.234,5`` / ``1 234,5``
+  (thousands separators), ``4.5e2``; numbers stored as text, with spaces around.
+* A single separator followed by exactly three digits (``1,234`` or ``1.234``) reads two ways. It
+  is read by the ``decimal`` mark in force (``"."`` or ``","``): detected per file or sheet by
+  :func:`detect_decimal`, or given by the user. With no decimal mark known, ``1.234`` is read with
+  the decimal point and ``1,234`` is rejected as ambiguous.
+* ``<0.01``, ``< 0.01``, ``≤0.01``, ``<=0.01`` are left-censored at 0.01; ``>1500``, ``≥1500``
+  are right-censored at 1500.
+* ``<LOD``, ``<LLOQ``, ``below detection limit`` … are left-censored at the limit given for the
+  marker (``lod``), else rejected: the limit is unknown.
+* Negative numbers, zero, infinities, dates, booleans and Excel errors are rejected: none is a
+  concentration.
+* Any other text (``hemolysed``, ``QNS``, ``n/a``, ``see comment``, ``cancelled``, typos such as
+  ``4o.2``) is rejected with the text in the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "BLANK",
+    "OK",
+    "REJECTED",
+    "ParsedValues",
+    "cell_text",
+    "detect_decimal",
+    "parse_cell",
+    "parse_values",
+]
+
+OK, BLANK, REJECTED = 0, 1, 2
+
+_CMP = {"<": "<", "<=": "<", "=<": "<", "≤": "<", "⩽": "<", ">": ">", ">=": ">", "=>": ">", "≥": ">", "⩾": ">"}
+_VALUE_RE = re.compile(
+    r"^(?P<cmp><=|>=|=<|=>|<|>|≤|≥|⩽|⩾)?\s*"
+    r"(?P<num>[+-]?(?:\d[\d.,'\u00a0\u202f ]*\d|\d)(?:[eE][+-]?\d+)?|[+-]?[.,]\d+)"
+    r"\s*(?P<unit>[^\d\s<>=.,+-].*)?$"
+)
+_SIMPLE_NUMBER = r"^\s*\d+(?:\.\d+)?\s*$"
+_LOD_RE = re.compile(
+    r"^(?:(?:<|<=|≤|less than|below)\s*(?:the\s+)?)?"
+    r"(?:lod|lloq|loq|llq|dl|mdl|lld|detection limit|limit of detection|limit of quantitation|"
+    r"limit of quantification|detection|quantitation limit|"
+    r"not detected|undetectable|non detectable|nondetectable|bld|blq|below lod|below loq)\.?$"
+)
+_EXCEL_ERRORS = {"#div/0!", "#n/a", "#name?", "#null!", "#num!", "#ref!", "#value!", "#getting_data", "#spill!", "#calc!"}
+_THOUSANDS_COMMA = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_THOUSANDS_DOT = re.compile(r"^\d{1,3}(?:\.\d{3})+(?:,\d+)?$")
+_THOUSANDS_SPACE = re.compile(r"^\d{1,3}(?:[ '\u00a0\u202f]\d{3})+(?:[.,]\d+)?$")
+
+
+_TYPE_CODES = {type(None): 0, float: 1, np.float64: 1, np.float32: 1, int: 2, np.int64: 2, np.int32: 2, str: 3}
+
+
+@dataclass
+class ParsedValues:
+    """Arrays aligned with the input cells (see the module docstring for the states)."""
+
+    value: np.ndarray  # float64, NaN unless OK
+    censored: np.ndarray  # object: "", "<", ">"
+    status: np.ndarray  # int8: OK, BLANK, REJECTED
+    reason: np.ndarray  # object: "" unless REJECTED
+    raw: np.ndarray  # object: the cell as text ("" for empty)
+    unit: np.ndarray  # object: unit text found inside the cell, or ""
+
+
+def cell_text(cell: Any) -> str:
+    """A cell as the text a person would read (numbers without float noise)."""
+    if cell is None:
+        return ""
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"
+    if isinstance(cell, float):
+        if math.isnan(cell):
+            return ""
+        return str(int(cell)) if cell.is_integer() and abs(cell) < 1e16 else repr(cell)
+    if isinstance(cell, _dt.datetime):
+        return cell.isoformat(sep=" ")
+    if isinstance(cell, _dt.date | _dt.time):
+        return cell.isoformat()
+    return str(cell)
+
+
+def _normalise_text(s: str) -> str:
+    s = unicodedata.normalize("NFKC", s)
+    return s.replace("\u2212", "-").replace("\u2013", "-").strip()
+
+
+def detect_decimal(cells: Any) -> str | None:
+    """The decimal mark that text numbers in ``cells`` use: ``"."``, ``","`` or ``None``.
+
+    Only unambiguous forms count (``12,5`` or ``0,412`` for a comma; ``12.5`` for a point); a
+    separator followed by exactly three digits could be either and is ignored. ``None`` when
+    there is no evidence or the evidence conflicts.
+    """
+    s = pd.Series(cells, dtype=object)
+    s = s[s.map(lambda x: isinstance(x, str))].astype(str)
+    if s.empty:
+        return None
+    s = s.str.strip().str.lstrip("<>=≤≥ ")
+    comma = s.str.fullmatch(r"\d+,(?:\d{1,2}|\d{4,})|0,\d+|\d{1,3}(?:\.\d{3})+,\d+").sum()
+    point = s.str.fullmatch(r"\d+\.(?:\d{1,2}|\d{4,})|0\.\d+|\d{1,3}(?:,\d{3})+\.\d+").sum()
+    if comma and not point:
+        return ","
+    if point and not comma:
+        return "."
+    return None
+
+
+def _number(num: str, decimal: str | None) -> tuple[float | None, str]:
+    """Read the digits and separators of one number: (value, "") or (None, reason)."""
+    sign = ""
+    if num[0] in "+-":
+        sign, num = num[0], num[1:]
+    mantissa, exp = num, ""
+    m = re.match(r"^(.*?)([eE][+-]?\d+)$", num)
+    if m:
+        mantissa, exp = m.group(1), m.group(2)
+    if any(c in mantissa for c in " '\u00a0\u202f"):
+        if not _THOUSANDS_SPACE.match(mantissa):
+            return None, "spaces inside a number"
+        mantissa = re.sub(r"[ '\u00a0\u202f]", "", mantissa)
+    has_dot, has_comma = "." in mantissa, "," in mantissa
+    if has_dot and has_comma:
+        if mantissa.rfind(".") > mantissa.rfind(","):
+            if not _THOUSANDS_COMMA.match(mantissa):
+                return None, "misplaced separators"
+            mantissa = mantissa.replace(",", "")
+        else:
+            if not _THOUSANDS_DOT.match(mantissa):
+                return None, "misplaced separators"
+            mantissa = mantissa.replace(".", "").replace(",", ".")
+    elif has_comma or has_dot:
+        sep = "," if has_comma else "."
+        parts = mantissa.split(sep)
+        if len(parts) > 2:
+            pattern = _THOUSANDS_COMMA if sep == "," else _THOUSANDS_DOT
+            if not pattern.match(mantissa):
+                return None, "misplaced separators"
+            mantissa = mantissa.replace(sep, "")
+        else:
+            whole, frac = parts
+            if frac == "":
+                return None, "nothing after the decimal separator"
+            three = len(frac) == 3 and whole not in ("", "0") and len(whole) <= 3
+            if three and decimal != sep:
+                if decimal is None and sep == ",":
+                    return None, (
+                        "ambiguous number: ',' may be a decimal or a thousands separator; "
+                        "set the decimal mark (--decimal or the mapping)"
+                    )
+                if decimal is not None:  # the other mark is the decimal: this one groups thousands
+                    mantissa = whole + frac
+                else:
+                    mantissa = whole + "." + frac
+            else:
+                mantissa = whole + "." + frac
+    try:
+        return float(sign + mantissa + exp), ""
+    except ValueError:
+        return None, "not a number"
+
+
+def _parse_text(text: str, decimal: str | None, lod: float | None) -> tuple[int, float, str, str, str]:
+    """(status, value, censored, reason, unit) of one text cell."""
+    s = _normalise_text(text)
+    if not s:
+        return BLANK, math.nan, "", "", ""
+    low = s.casefold()
+    if low in _EXCEL_ERRORS:
+        return REJECTED, math.nan, "", f"Excel error {s}", ""
+    if _LOD_RE.match(low):
+        if lod is not None:
+            return OK, float(lod), "<", "", ""
+        return REJECTED, math.nan, "", f"below the detection limit but no limit is known ({s!r}); give the limit (lod) in the mapping", ""
+    m = _VALUE_RE.match(s)
+    if not m:
+        return REJECTED, math.nan, "", f"not a number: {s!r}", ""
+    value, why = _number(m.group("num"), decimal)
+    if value is None:
+        return REJECTED, math.nan, "", f"{why}: {s!r}", ""
+    unit = (m.group("unit") or "").strip()
+    if unit and not _is_unit(unit):
+        return REJECTED, math.nan, "", f"not a number: {s!r}", ""
+    censored = _CMP.get(m.group("cmp") or "", "")
+    status, reason = _check_value(value)
+    if status != OK:
+        return status, math.nan, "", f"{reason}: {s!r}", ""
+    return OK, value, censored, "", unit
+
+
+def _is_unit(text: str) -> bool:
+    from ..errors import UnitParseError
+    from ..units import parse_unit
+
+    try:
+        parse_unit(text)
+    except UnitParseError:
+        return False
+    return True
+
+
+def _check_value(v: float) -> tuple[int, str]:
+    if math.isnan(v):
+        return REJECTED, "not a number"
+    if math.isinf(v):
+        return REJECTED, "infinite value"
+    if v < 0:
+        return REJECTED, "negative value (a concentration cannot be negative)"
+    if v == 0:
+        return REJECTED, "zero (not a measurable concentration; report '<limit' instead)"
+    return OK, ""
+
+
+def parse_values(cells: Any, *, decimal: str | None = None, lod: float | None = None) -> ParsedValues:
+    """Parse a column of cells (numbers, text, dates, empty) in one pass.
+
+    Numeric cells take a vectorised path; text takes one regular expression per distinct text
+    (texts repeat a lot in lab exports, so distinct texts are parsed once).
+
+    Parameters
+    ----------
+    cells
+        1-D sequence of cell values as a spreadsheet reader returns them.
+    decimal
+        ``"."``, ``","`` or ``None`` (see module docstring).
+    lod
+        Limit of detection for ``<LOD``-style texts, in the column's unit.
+    """
+    arr = np.asarray(cells, dtype=object)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    n = arr.shape[0]
+    value = np.full(n, np.nan)
+    censored = np.full(n, "", dtype=object)
+    status = np.full(n, BLANK, dtype=np.int8)
+    reason = np.full(n, "", dtype=object)
+    raw = np.full(n, "", dtype=object)
+    unit = np.full(n, "", dtype=object)
+    if n == 0:
+        return ParsedValues(value, censored, status, reason, raw, unit)
+
+    kinds = np.fromiter((_TYPE_CODES.get(type(x), 9) for x in arr), dtype=np.int8, count=n)
+    is_float = kinds == 1
+    is_int = kinds == 2
+    is_str = kinds == 3
+    is_none = kinds == 0
+
+    # numbers
+    num_idx = np.flatnonzero(is_float | is_int)
+    if num_idx.size:
+        v = arr[num_idx].astype(float)
+        nan = np.isnan(v)
+        value[num_idx] = v
+        status[num_idx] = np.where(nan, BLANK, OK)
+        bad = ~nan & (~np.isfinite(v) | (v <= 0))
+        for i, x in zip(num_idx[bad], v[bad], strict=True):
+            _, why = _check_value(float(x))
+            status[i], reason[i], value[i] = REJECTED, why, np.nan
+        raw[num_idx[~nan]] = [cell_text(float(x)) for x in v[~nan]]
+
+    # text
+    str_idx = np.flatnonzero(is_str)
+    if str_idx.size:
+        texts = pd.Series(arr[str_idx], dtype=object)
+        raw[str_idx] = texts.to_numpy()
+        simple = texts.str.match(_SIMPLE_NUMBER).to_numpy(dtype=bool)
+        if simple.any():
+            sv = pd.to_numeric(texts[simple].str.strip()).to_numpy(dtype=float)
+            idx = str_idx[simple]
+            ok = sv > 0
+            value[idx[ok]] = sv[ok]
+            status[idx[ok]] = OK
+            for i, x in zip(idx[~ok], sv[~ok], strict=True):
+                status[i], reason[i] = REJECTED, f"{_check_value(float(x))[1]}: {arr[i]!r}"
+        rest = str_idx[~simple]
+        if rest.size:
+            codes, uniques = pd.factorize(pd.Series(arr[rest], dtype=object))
+            parsed = [_parse_text(u, decimal, lod) for u in uniques]
+            st = np.array([p[0] for p in parsed], dtype=np.int8)
+            status[rest] = st[codes]
+            value[rest] = np.array([p[1] for p in parsed], dtype=float)[codes]
+            censored[rest] = np.array([p[2] for p in parsed], dtype=object)[codes]
+            reason[rest] = np.array([p[3] for p in parsed], dtype=object)[codes]
+            unit[rest] = np.array([p[4] for p in parsed], dtype=object)[codes]
+
+    # everything else: dates, times, booleans, errors, other objects
+    other = np.flatnonzero(~(is_float | is_int | is_str | is_none))
+    for i in other:
+        cell = arr[i]
+        raw[i] = cell_text(cell)
+        if isinstance(cell, bool | np.bool_):
+            status[i], reason[i] = REJECTED, f"a logical value, not a number: {raw[i]}"
+        elif isinstance(cell, _dt.date | _dt.time | _dt.timedelta | pd.Timestamp):
+            status[i], reason[i] = REJECTED, f"a date or time, not a number: {raw[i]}"
+        elif raw[i] == "":
+            status[i] = BLANK
+        else:  # e.g. an Excel error object from the reader
+            text = raw[i]
+            st, v, c, why, u = _parse_text(text, decimal, lod)
+            status[i], value[i], censored[i], reason[i], unit[i] = st, v, c, why or f"not a number: {text!r}", u
+    return ParsedValues(value, censored, status, reason, raw, unit)
+
+
+def parse_cell(cell: Any, *, decimal: str | None = None, lod: float | None = None) -> tuple[int, float, str, str]:
+    """Parse one cell: ``(status, value, censored, reason)``. Convenience over :func:`parse_values`."""
+    p = parse_values([cell], decimal=decimal, lod=lod)
+    return int(p.status[0]), float(p.value[0]), str(p.censored[0]), str(p.reason[0])
