@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -231,7 +232,7 @@ class Interval:
 _POP_WORDS = {"adult": "adults", "premenopausal": "premenopausal women", "postmenopausal": "postmenopausal women", "child": "children"}
 
 
-def _describe(row: pd.Series) -> str:
+def _describe(row: dict[str, Any]) -> str:
     pop = row["population"]
     who = _POP_WORDS.get(pop, pop.replace("_", " stage "))
     if pop in ("adult", "child") and row["sex"] in ("M", "F"):
@@ -239,14 +240,8 @@ def _describe(row: pd.Series) -> str:
     return f"{who} {_band(row['age_min'], row['age_max'])}"
 
 
-def _fits_age(df: pd.DataFrame, age: float) -> pd.Series:
-    lo = df["age_min"].fillna(-math.inf)
-    hi = df["age_max"].fillna(math.inf)
-    return (lo <= age) & (age < hi)
-
-
 def select_interval(
-    intervals: pd.DataFrame,
+    intervals: pd.DataFrame | list[dict[str, Any]],
     *,
     marker: str,
     specimen: str,
@@ -264,74 +259,71 @@ def select_interval(
     the data's, ``default=yes``, the narrowest age band, file order. Missing subject data still
     gets an interval, and ``why`` says which and why.
     """
-    cand = intervals[(intervals["marker"] == marker) & (intervals["specimen"] == specimen) & (intervals["unit_c"] == unit)]
-    if cand.empty:
+    records = intervals.to_dict("records") if isinstance(intervals, pd.DataFrame) else intervals
+    cand = [r for r in records if r["marker"] == marker and r["specimen"] == specimen and r["unit_c"] == unit]
+    if not cand:
         return f"no reference interval for {marker} ({specimen}, {unit})"
     why: list[str] = []
     has_age = age is not None and not (isinstance(age, float) and math.isnan(age))
     sex = sex if sex in ("M", "F") else ""
-    # population
+    any_sex = any(r["sex"] == "any" for r in cand)
     if has_age and age < ADULT_AGE:
         pops = ["child"]
         stage = str(tanner_stage).strip().upper().replace("TANNER", "").strip()
-        roman = {"I": "1", "II": "2", "III": "3", "IV": "4", "V": "5"}
-        stage = roman.get(stage, stage)
-        if stage in ("1", "2", "3", "4", "5") and ((cand["population"] == f"tanner_{stage}").any()):
+        stage = {"I": "1", "II": "2", "III": "3", "IV": "4", "V": "5"}.get(stage, stage)
+        if stage in ("1", "2", "3", "4", "5") and any(r["population"] == f"tanner_{stage}" for r in cand):
             pops = [f"tanner_{stage}"]
     elif sex == "M":
         pops = ["adult"]
     elif sex == "F":
-        meno = menopausal_status
-        if meno == "post":
+        if menopausal_status == "post":
             pops = ["postmenopausal", "adult"]
-        elif meno == "pre":
+        elif menopausal_status == "pre":
             pops = ["premenopausal", "adult"]
-        elif meno == "peri":
+        elif menopausal_status == "peri":
             pops = ["premenopausal", "adult"]
             why.append("perimenopausal: no own interval, premenopausal used")
         elif has_age:
-            pops = ["postmenopausal", "adult"] if age >= MENOPAUSE_AGE else ["premenopausal", "adult"]
-            why.append(f"menopausal status unknown: {'post' if age >= MENOPAUSE_AGE else 'pre'}menopausal assumed from age {age:g} (cut-off {MENOPAUSE_AGE} y)")
+            post = age >= MENOPAUSE_AGE
+            pops = ["postmenopausal", "adult"] if post else ["premenopausal", "adult"]
+            why.append(f"menopausal status unknown: {'post' if post else 'pre'}menopausal assumed from age {age:g} (cut-off {MENOPAUSE_AGE} y)")
         else:
             pops = ["premenopausal", "adult"]
             why.append("menopausal status and age unknown: premenopausal interval used")
-    else:
+    elif any_sex:
         pops = ["adult"]
-        if has_age and age >= ADULT_AGE and not (cand["sex"] == "any").any():
-            pops = ["premenopausal"]
-            why.append("sex unknown: IOF/IFCC reference population (premenopausal women) used")
-        elif not sex:
-            why.append("sex unknown: interval for both sexes used" if (cand["sex"] == "any").any() else "sex unknown: IOF/IFCC reference population (premenopausal women) used")
-            if not (cand["sex"] == "any").any():
-                pops = ["premenopausal"]
+        why.append("sex unknown: interval for both sexes used")
+    else:
+        pops = ["premenopausal"]
+        why.append("sex unknown: IOF/IFCC reference population (premenopausal women) used")
     chosen = None
+    used_pop = ""
     for pop in pops:
-        sexes = [sex, "any"] if sex else ["any", "F"] if pop == "premenopausal" else ["any"]
-        pool = cand[(cand["population"] == pop) & cand["sex"].isin(sexes)]
-        if pool.empty:
+        sexes = {sex, "any"} if sex else ({"any", "F"} if pop == "premenopausal" else {"any"})
+        pool = [r for r in cand if r["population"] == pop and r["sex"] in sexes]
+        if not pool:
             continue
         if has_age:
-            fit = pool[_fits_age(pool, age)]
-            if fit.empty and pop != "child" and age >= ADULT_AGE:
+            fit = [r for r in pool if _lo(r) <= age < _hi(r)]
+            if not fit and pop != "child" and age >= ADULT_AGE:
                 # nearest band within 5 years, said so; never for children (their levels change fast)
-                dist = np.minimum(
-                    (pool["age_min"].fillna(-math.inf) - age).abs(), (age - pool["age_max"].fillna(math.inf)).abs()
-                )
-                near = pool[dist <= 5]
-                if not near.empty:
-                    fit = near.loc[[dist[near.index].idxmin()]]
+                dist = [(min(abs(_lo(r) - age), abs(age - _hi(r))), i) for i, r in enumerate(pool)]
+                d, i = min(dist)
+                if d <= 5:
+                    fit = [pool[i]]
                     why.append(f"age {age:g} is outside the published {pop} bands; nearest band used")
             pool = fit
-        else:
+        elif pool:
             why.append("age unknown: widest band used")
-        if pool.empty:
+        if not pool:
             continue
         chosen = _rank(pool, assay=assay, has_age=has_age)
+        used_pop = pop
         break
     if chosen is None:
         who = f"{'sex ' + sex + ', ' if sex else ''}{'age ' + format(age, 'g') if has_age else 'age unknown'}"
         return f"no {marker} reference interval for this subject ({who})"
-    if pop == "adult" and sex == "F" and pops[0] != "adult":
+    if used_pop == "adult" and sex == "F" and pops[0] != "adult":
         why.append("no menopause-specific interval: interval for all women used")
     return Interval(
         low=float(chosen["lower_c"]), high=float(chosen["upper_c"]), unit=str(chosen["unit_c"]),
@@ -340,21 +332,30 @@ def select_interval(
     )
 
 
-def _rank(pool: pd.DataFrame, *, assay: str, has_age: bool) -> pd.Series:
+def _lo(r: dict[str, Any]) -> float:
+    return -math.inf if math.isnan(r["age_min"]) else r["age_min"]
+
+
+def _hi(r: dict[str, Any]) -> float:
+    return math.inf if math.isnan(r["age_max"]) else r["age_max"]
+
+
+def _rank(pool: list[dict[str, Any]], *, assay: str, has_age: bool) -> dict[str, Any]:
     a = assay.strip().casefold()
-    width = (pool["age_max"].fillna(math.inf) - pool["age_min"].fillna(-math.inf)).to_numpy()
-    score = pd.DataFrame(
-        {
-            "user": (pool["origin"] != "user").astype(int),
-            "assay": [0 if a and (a in s.casefold() or s.casefold() in a) and s.strip() else 1 for s in pool["assay"]],
-            "default": (~pool["default"].astype(bool)).astype(int),
-            "width": width if has_age else -width,
-            "order": np.arange(len(pool)),
-        },
-        index=pool.index,
-    )
-    best = score.sort_values(["user", "assay", "default", "width", "order"]).index[0]
-    return pool.loc[best]
+
+    def key(item: tuple[int, dict[str, Any]]) -> tuple:
+        i, r = item
+        s = str(r["assay"]).strip().casefold()
+        width = _hi(r) - _lo(r)
+        return (
+            r["origin"] != "user",
+            not (a and s and (a in s or s in a)),
+            not r["default"],
+            width if has_age else -width,
+            i,
+        )
+
+    return min(enumerate(pool), key=key)[1]
 
 
 def select_intervals(data: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
@@ -366,30 +367,32 @@ def select_intervals(data: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFram
     keys = ["marker", "specimen", "unit", "sex", "age", "menopausal_status", "assay", "tanner_stage"]
     frame = pd.DataFrame({k: (data[k] if k in data else "") for k in keys}, index=data.index)
     frame["age"] = pd.to_numeric(frame["age"], errors="coerce")
-    frame = frame.fillna({k: "" for k in keys if k != "age"})
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(frame.astype({"age": float})))
-    cols = {k: [] for k in ("ref_low", "ref_high", "ref_unit", "ref_population", "ref_source", "ref_assay", "ref_percentiles", "ref_note")}
+    for k in keys:
+        if k != "age":
+            frame[k] = frame[k].fillna("").astype(str)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(frame))
+    by_marker: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in intervals.to_dict("records"):
+        by_marker.setdefault((r["marker"], r["specimen"], r["unit_c"]), []).append(r)
+    names = ("ref_low", "ref_high", "ref_unit", "ref_population", "ref_source", "ref_assay", "ref_percentiles", "ref_note")
+    cols: dict[str, list[Any]] = {k: [] for k in names}
     for key in uniques:
         d = dict(zip(keys, key, strict=True))
         res = select_interval(
-            intervals, marker=d["marker"], specimen=d["specimen"], unit=d["unit"], sex=d["sex"], age=d["age"],
-            menopausal_status=d["menopausal_status"], assay=d["assay"], tanner_stage=d["tanner_stage"],
+            by_marker.get((d["marker"], d["specimen"], d["unit"]), []), marker=d["marker"], specimen=d["specimen"],
+            unit=d["unit"], sex=d["sex"], age=float(d["age"]), menopausal_status=d["menopausal_status"],
+            assay=d["assay"], tanner_stage=d["tanner_stage"],
         )
         if isinstance(res, str):
-            for k in cols:
-                cols[k].append(np.nan if k in ("ref_low", "ref_high") else "")
-            cols["ref_note"][-1] = res
+            vals = (np.nan, np.nan, "", "", "", "", "", res)
         else:
-            cols["ref_low"].append(res.low)
-            cols["ref_high"].append(res.high)
-            cols["ref_unit"].append(res.unit)
-            cols["ref_population"].append(res.population)
-            cols["ref_source"].append(res.source)
-            cols["ref_assay"].append(res.assay)
-            cols["ref_percentiles"].append(res.percentiles)
-            cols["ref_note"].append(res.why)
-    out = pd.DataFrame({k: np.asarray(v, dtype=float if k in ("ref_low", "ref_high") else object)[codes] for k, v in cols.items()}, index=data.index)
-    return out
+            vals = (res.low, res.high, res.unit, res.population, res.source, res.assay, res.percentiles, res.why)
+        for k, v in zip(names, vals, strict=True):
+            cols[k].append(v)
+    return pd.DataFrame(
+        {k: np.asarray(v, dtype=float if k in ("ref_low", "ref_high") else object)[codes] for k, v in cols.items()},
+        index=data.index,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
