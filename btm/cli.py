@@ -171,6 +171,190 @@ def _first_rejection_text(result) -> str:
     return f"{r.source_file}{sheet}, row {r.source_row}, column {r.column}: {r.reason} (raw {r.raw_value!r})"
 
 
+def _cmd_interpret(args: argparse.Namespace) -> int:
+    from .interpret import interpret
+    from .io.write import write_csv
+
+    result = _import(args)
+    _print_import_summary(result)
+    it = interpret(result.data, ranges=args.ranges or None)
+    write_csv(it.results, args.output)
+    bal = str(Path(args.output).with_name("balance.csv"))
+    write_csv(it.balance, bal)
+    write_csv(result.rejected, _sibling(args.output, ".rejected.csv"))
+    counts = it.results["status"].replace("", "no interval").value_counts()
+    print("status: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+    print(f"wrote {args.output} ({len(it.results)} results), {bal} ({len(it.balance)} samples)", file=sys.stderr)
+    return 0
+
+
+def _cmd_ranges(args: argparse.Namespace) -> int:
+    from .ranges import load_intervals, shipped_intervals
+
+    if args.check:
+        df = load_intervals(args.check, origin="user")
+        print(f"{args.check}: ok, {len(df)} interval(s) for {', '.join(pd.unique(df['marker']))}")
+        return 0
+    df = shipped_intervals()
+    if args.marker:
+        from .markers import get_marker
+
+        df = df[df["marker"] == get_marker(args.marker).id]
+    if args.format == "csv":
+        cols = ["marker", "specimen", "unit", "sex", "age_min", "age_max", "population", "lower", "upper", "percentiles", "assay", "default", "source", "note"]
+        df[cols].to_csv(sys.stdout, index=False)
+        return 0
+    from .ranges import _band
+
+    view = pd.DataFrame(
+        {
+            "marker": df["marker"], "specimen": df["specimen"], "sex": df["sex"], "population": df["population"],
+            "age": [_band(a, b) for a, b in zip(df["age_min"], df["age_max"], strict=True)],
+            "interval": [f"{'' if pd.isna(lo) else f'{lo:g}'}–{hi:g} {u}" for lo, hi, u in zip(df["lower_c"], df["upper_c"], df["unit_c"], strict=True)],
+            "assay": df["assay"], "default": df["default"].map({True: "yes", False: ""}),
+            "source": df["source"].str.extract(r"^(\[[^\]]+\])", expand=False).fillna(df["source"]),
+        }
+    )
+    _print_table(view, max_width=36)
+    return 0
+
+
+def _analysis_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--control", help="label of the control arm (default: the arm whose label says control/CON/usual care)")
+    p.add_argument("--baseline", help="label of the baseline timepoint (default: the first in time order)")
+    p.add_argument("--timepoints", help="comma-separated timepoint order, e.g. 'pre,week 6,post'")
+    p.add_argument("--test", choices=["t", "wilcoxon"], default=None, help="paired test within arms (default t: paired t-test on log values)")
+    p.add_argument("--adjust", choices=["holm", "bh"], default=None, help="p adjustment across markers (default holm)")
+    p.add_argument("--between", choices=["ancova", "welch", "mannwhitney"], default=None, help="arm vs control (default ancova on log values)")
+    p.add_argument("--rcv", choices=["lognormal", "lsc"], default=None, help="individual change criterion (default lognormal RCV)")
+    p.add_argument("--ranges", action="append", metavar="CSV", help="your lab's reference intervals (repeatable; take precedence)")
+    p.add_argument("--biovar", metavar="CSV", help="your own biological variation figures (same columns as the shipped file)")
+    p.add_argument("--arm", action="append", metavar="LABEL=TYPE", help="exercise type of an arm (endurance, resistance, impact, flexibility_balance, combined, control)")
+    p.add_argument("--population", help="population of all arms (e.g. postmenopausal_women) for the evidence comparison")
+
+
+def _run_analysis(args: argparse.Namespace):
+    """(import result, analysis result, study or None) from files or a study TOML."""
+    from .analysis import AnalysisOptions, analyze, load_study
+    from .io import load_mapping, read_results
+    from .io.load import progress_printer
+    from .io.readers import Limits
+
+    study = None
+    if len(args.inputs) == 1 and args.inputs[0].lower().endswith(".toml"):
+        study = load_study(args.inputs[0])
+        opts = study.options
+        mapping = load_mapping(args.mapping or study.mapping) if (args.mapping or study.mapping) else None
+        imported = read_results(
+            study.inputs, mapping=mapping, dayfirst=args.dayfirst if args.dayfirst is not None else study.dayfirst,
+            decimal=args.decimal or study.decimal, limits=Limits.scaled(args.max_size) if args.max_size else None,
+            progress=progress_printer(),
+        )
+    else:
+        opts = AnalysisOptions()
+        imported = _import(args)
+    # command-line options override the study file
+    for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population"):
+        v = getattr(args, name, None)
+        if v is not None:
+            setattr(opts, name, v)
+    if args.ranges:
+        opts.ranges = list(args.ranges)
+    if args.timepoints:
+        opts.timepoint_order = [t.strip() for t in args.timepoints.split(",") if t.strip()]
+    for item in args.arm or []:
+        if "=" not in item:
+            from .errors import AnalysisError
+
+            raise AnalysisError(f"--arm {item!r}: expected LABEL=TYPE, e.g. 'Tai Chi=flexibility_balance'")
+        k, v = item.split("=", 1)
+        opts.arm_types[k.strip()] = v.strip()
+    _print_import_summary(imported)
+    return imported, analyze(imported.data, opts), study
+
+
+def _print_analysis_summary(a, file=None) -> None:
+    out = file or sys.stdout
+    for n in a.notes:
+        print(n, file=out)
+    if a.cohort.empty:
+        return
+    last = a.order.order[-1]
+    c = a.cohort[(a.cohort["timepoint_to"] == last) & ~a.cohort["marker"].str.contains("/")]
+    rows = []
+    for r in c.itertuples(index=False):
+        vs = a.between[(a.between["group"] == r.group) & (a.between["marker"] == r.marker) & (a.between["timepoint_to"] == last)] if len(a.between) else pd.DataFrame()
+        rows.append({
+            "arm": r.group, "marker": r.marker, "n": r.n,
+            f"% change {a.order.baseline}→{last} (95% CI)": f"{r.gm_pct_change:+.1f} ({r.gm_pct_ci_low:+.1f}, {r.gm_pct_ci_high:+.1f})" if r.n >= 2 else "",
+            "p adj": _fmt_p(r.p_adj),
+            "vs control % (95% CI)": f"{vs['pct_difference'].iat[0]:+.1f} ({vs['pct_ci_low'].iat[0]:+.1f}, {vs['pct_ci_high'].iat[0]:+.1f})" if len(vs) and pd.notna(vs['pct_difference'].iat[0]) else "",
+            "p adj vs control": _fmt_p(vs["p_adj"].iat[0]) if len(vs) else "",
+        })
+    print("", file=out)
+    _print_table(pd.DataFrame(rows), file=out)
+
+
+def _fmt_p(p) -> str:
+    if p is None or pd.isna(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def write_analysis(a, imported, outdir: str | Path, *, inputs: list[str]) -> list[Path]:
+    """Write the analysis CSVs and run information into a folder; return the paths."""
+    from . import __version__
+    from ._resources import sha256_of
+    from .io.write import write_csv
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "results.csv": a.results, "balance.csv": a.balance, "changes.csv": a.changes, "cohort.csv": a.cohort,
+        "between_groups.csv": a.between, "evidence.csv": a.evidence, "rejected.csv": imported.rejected,
+    }
+    written = []
+    for name, df in files.items():
+        write_csv(df, out / name)
+        written.append(out / name)
+    lines = [f"btm {__version__}", "", "inputs (SHA-256):"]
+    for f in imported.files["file"]:
+        try:
+            lines.append(f"  {f}  {sha256_of(f)}")
+        except OSError:
+            lines.append(f"  {f}  (not readable)")
+    lines += ["", "timepoint order: " + " → ".join(a.order.order), f"baseline: {a.order.baseline}", f"order basis: {a.order.basis}",
+              f"control: {a.control or '(none)'}", "", "options:"]
+    lines += [f"  {k}: {v}" for k, v in a.options.describe().items()]
+    lines += ["", "notes:"] + [f"  {n}" for n in a.notes]
+    (out / "run_info.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    written.append(out / "run_info.txt")
+    return written
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    imported, a, _ = _run_analysis(args)
+    _print_analysis_summary(a)
+    written = write_analysis(a, imported, args.output, inputs=args.inputs)
+    print(f"wrote {len(written)} files to {args.output}/: " + ", ".join(p.name for p in written), file=sys.stderr)
+    return 0
+
+
+def _cmd_init_study(args: argparse.Namespace) -> int:
+    from .analysis import study_toml
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        from .errors import BTMError
+
+        raise BTMError(f"{out} exists; use --force to overwrite it")
+    imported = _import(args)
+    _print_import_summary(imported)
+    out.write_text(study_toml(args.inputs, imported.data, base=out.parent), encoding="utf-8")
+    print(f"wrote {out}: check the arms, control and baseline, then run 'btm analyze {out} -o results/'", file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -236,6 +420,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 if any value is rejected or any file cannot be read")
     p.add_argument("--write-mapping", metavar="TOML", help="also write a mapping file drafted from what was detected")
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser(
+        "interpret",
+        help="add reference intervals, status, z-scores and flags; balance per sample",
+        description=(
+            "Import (spreadsheets or a tidy.csv), choose each result's reference interval by marker, specimen, sex, "
+            "age and menopausal status, and add ref_low, ref_high, ref_unit, ref_population, ref_source, status "
+            "(low/within/high), z (zlog, Hoffmann 2017) and pre-analytical flags. Writes OUTPUT and balance.csv "
+            "(formation/resorption z, balance index, turnover state, ratios per sample) beside it."
+        ),
+        epilog="Example: btm interpret sample_data/analyser_cobas_export.xlsx -o interpreted.csv",
+    )
+    _import_args(p)
+    p.add_argument("-o", "--output", default="interpreted.csv", help="CSV to write (default: interpreted.csv)")
+    p.add_argument("--ranges", action="append", metavar="CSV", help="your lab's reference intervals (repeatable; take precedence)")
+    p.set_defaults(func=_cmd_interpret)
+
+    p = sub.add_parser(
+        "ranges",
+        help="list the shipped reference intervals, or check a file of your own",
+        description="List the reference intervals btm ships (with sources), or validate your lab's interval file.",
+        epilog="Example: btm ranges --marker PINP   |   btm ranges --check my_lab_intervals.csv",
+    )
+    p.add_argument("--check", metavar="CSV", help="validate an interval file (same columns as reference_ranges/intervals.csv)")
+    p.add_argument("--marker", help="only this marker")
+    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.set_defaults(func=_cmd_ranges)
+
+    p = sub.add_parser(
+        "analyze",
+        help="trial statistics: per-subject change, per-arm change, arms vs control, evidence",
+        description=(
+            "Analyse an exercise trial: per-subject change against the reference change value (changes.csv), "
+            "per-arm geometric mean change with paired tests and d_z (cohort.csv), each arm against control "
+            "(between_groups.csv, ANCOVA on log values; mixed model with 3+ timepoints), and the comparison with "
+            "published evidence (evidence.csv). INPUT is spreadsheets/folders or one study file (.toml; see "
+            "'btm init-study')."
+        ),
+        epilog="Example: btm analyze sample_data/trial_exercise.xlsx -o results/",
+    )
+    _import_args(p)
+    _analysis_args(p)
+    p.add_argument("-o", "--output", default="results", help="folder for the CSVs (default: results)")
+    p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser(
+        "init-study",
+        help="draft a study file (TOML) from the inputs",
+        description="Draft a study file naming the inputs, arms and their exercise types, control, baseline and statistical options.",
+        epilog="Example: btm init-study sample_data/trial_exercise.xlsx -o study.toml",
+    )
+    _import_args(p)
+    p.add_argument("-o", "--output", default="study.toml", help="study file to write (default: study.toml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=_cmd_init_study)
 
     return parser
 

@@ -1,0 +1,227 @@
+"""Per-subject change from baseline, judged against measurement noise (RCV / LSC).
+
+Formulas (BTM_FACTS §4)
+-----------------------
+Log-normal, asymmetric reference change value (Fokkema et al. 2006, Clin Chem 52:1602)::
+
+    σ = √( ln(CVa² + 1) + ln(CVi² + 1) )        (or √ln(CVt² + 1) from a total CV)
+    RCV_up   = exp(+z·√2·σ) − 1
+    RCV_down = exp(−z·√2·σ) − 1                  z = 1.96 (two-sided 95 %)
+
+Symmetric LSC (option ``method="lsc"``): ``± z·√2·CVt``. Worked example: CVt = 20 % gives
++73 % / −42 % (log-normal) and ±55 % (symmetric).
+
+A change is ``significant`` when the % change reaches RCV_up or RCV_down. Censored values
+(``<x``, ``>x``) never get a computed change: the direction is given only where it is certain
+for any true value behind the limit, else the change is ``undetermined``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .ranges import BioVariation
+from .timepoints import TimepointOrder
+
+__all__ = ["CHANGE_COLUMNS", "RCV", "changes", "rcv", "rcv_limits"]
+
+CHANGE_COLUMNS = [
+    "subject_id", "group", "marker", "specimen", "unit", "timepoint_from", "timepoint_to", "value_from", "value_to",
+    "censored_from", "censored_to", "change_abs", "change_pct", "log_ratio", "rcv_down_pct", "rcv_up_pct",
+    "significant", "direction", "responder", "responder_rule", "rcv_source", "note",
+]
+
+Z_95 = 1.959963984540054  # two-sided 95 %
+
+
+@dataclass(frozen=True)
+class RCV:
+    """Reference change limits as fractions (0.73 = +73 %) and their basis."""
+
+    up: float
+    down: float
+    method: str
+    source: str
+
+
+def rcv(cv_total: float | None = None, *, cva: float | None = None, cvi: float | None = None, z: float = Z_95, method: str = "lognormal") -> tuple[float, float]:
+    """(up, down) reference change limits as fractions.
+
+    >>> [round(x, 3) for x in rcv(0.20)]
+    [0.732, -0.422]
+    >>> [round(x, 3) for x in rcv(0.20, method="lsc")]
+    [0.554, -0.554]
+    """
+    if cva is not None and cvi is not None and not (math.isnan(cva) or math.isnan(cvi)):
+        sigma2 = math.log(cva**2 + 1) + math.log(cvi**2 + 1)
+        cvt = math.sqrt(cva**2 + cvi**2)
+    elif cv_total is not None and not math.isnan(cv_total):
+        sigma2 = math.log(cv_total**2 + 1)
+        cvt = cv_total
+    else:
+        raise ValueError("rcv needs a total CV, or both CVa and CVi")
+    if method == "lognormal":
+        s = z * math.sqrt(2) * math.sqrt(sigma2)
+        return math.exp(s) - 1, math.exp(-s) - 1
+    if method == "lsc":
+        d = z * math.sqrt(2) * cvt
+        return d, -d
+    raise ValueError(f"unknown RCV method {method!r}; use 'lognormal' or 'lsc'")
+
+
+def rcv_limits(bv: dict[tuple[str, str], BioVariation], *, method: str = "lognormal", z: float = Z_95) -> dict[tuple[str, str], RCV]:
+    """RCV per (marker, specimen) from biological variation figures."""
+    out = {}
+    for key, b in bv.items():
+        up, down = rcv(b.cv_total, cva=b.cva, cvi=b.cvi, z=z, method=method)
+        name = "log-normal RCV (Fokkema 2006)" if method == "lognormal" else "symmetric LSC"
+        out[key] = RCV(up, down, method, f"{name}, z {z:.2f}, {b.basis}; {b.source}")
+    return out
+
+
+# responder rules from BTM_FACTS §6 (treatment monitoring); exercise arms use the RCV
+_RULES = {
+    ("ANABOLIC", "PINP"): ("abs_up", 10.0, "PINP rise > 10 µg/L on anabolic treatment [Krege14]"),
+    ("ANTIRESORPTIVE", "PINP"): ("pct_down", -38.0, "PINP fall > 38 % on oral bisphosphonate [DiezPerez17]"),
+    ("ANTIRESORPTIVE", "CTX1"): ("pct_down", -56.0, "CTX fall > 56 % on oral bisphosphonate [DiezPerez17]"),
+    ("ANTIRESORPTIVE", "NTX"): ("pct_down", -30.0, "uNTX fall >= 30 % on antiresorptive treatment [UCSF][ARUP]"),
+}
+
+
+def changes(
+    results: pd.DataFrame,
+    order: TimepointOrder,
+    limits: dict[tuple[str, str], RCV],
+) -> pd.DataFrame:
+    """Change of each subject's marker from baseline to every follow-up timepoint.
+
+    Pairs are formed by subject id and timepoint, never by row order. Rows reported twice for the
+    same subject, timepoint and marker are not paired (the change would depend on which is used).
+
+    Returns
+    -------
+    DataFrame with :data:`CHANGE_COLUMNS`.
+    """
+    if results.empty:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    keys = ["subject_id", "marker", "specimen", "unit"]
+    df = results.loc[results["timepoint"].isin(order.order)].copy()
+    if "group" not in df:
+        df["group"] = ""
+    n_same = df.groupby(keys + ["timepoint"], sort=False)["value"].transform("size")
+    df = df.loc[n_same == 1]  # duplicates were reported by the import; pairing them would be a guess
+    base = df[df["timepoint"] == order.baseline]
+    cols = keys + ["group", "value", "censored", "variant", "flags"]
+    base = base[[c for c in cols if c in base]].rename(
+        columns={"value": "value_from", "censored": "censored_from", "variant": "variant_from", "flags": "flags_from"}
+    )
+    frames = []
+    for tp in order.followups:
+        fu = df[df["timepoint"] == tp][[c for c in cols if c in df]].rename(
+            columns={"value": "value_to", "censored": "censored_to", "variant": "variant_to", "flags": "flags_to", "group": "group_to"}
+        )
+        m = base.merge(fu, on=keys, how="inner")
+        m["timepoint_from"], m["timepoint_to"] = order.baseline, tp
+        frames.append(m)
+    if not frames:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    if out.empty:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    for c in ("censored_from", "censored_to", "variant_from", "variant_to", "flags_from", "flags_to", "group", "group_to"):
+        if c not in out:
+            out[c] = ""
+        out[c] = out[c].fillna("").astype(str)
+    a = out["value_from"].to_numpy(dtype=float)
+    b = out["value_to"].to_numpy(dtype=float)
+    cf, ct = out["censored_from"].to_numpy(dtype=object), out["censored_to"].to_numpy(dtype=object)
+    plain = (cf == "") & (ct == "")
+    ratio = b / a
+    out["change_abs"] = np.where(plain, b - a, np.nan)
+    out["change_pct"] = np.where(plain, (ratio - 1) * 100, np.nan)
+    out["log_ratio"] = np.where(plain, np.log(ratio), np.nan)
+    ups, downs, srcs = [], [], []
+    for mk, sp in zip(out["marker"], out["specimen"], strict=True):
+        r = limits.get((mk, sp))
+        ups.append(r.up * 100 if r else np.nan)
+        downs.append(r.down * 100 if r else np.nan)
+        srcs.append(r.source if r else f"no biological variation data for {mk} ({sp})")
+    out["rcv_up_pct"], out["rcv_down_pct"], out["rcv_source"] = ups, downs, srcs
+    up, down = out["rcv_up_pct"].to_numpy(dtype=float), out["rcv_down_pct"].to_numpy(dtype=float)
+    has_rcv = ~np.isnan(up)
+    # bounds of the true ratio to/from when a value is censored (equal to the ratio otherwise)
+    lo, hi = _ratio_bounds(a, b, cf, ct)
+    pct_lo, pct_hi = (lo - 1) * 100, (hi - 1) * 100
+    inc = has_rcv & (pct_lo >= up)
+    dec = has_rcv & (pct_hi <= down)
+    none_ = has_rcv & (pct_lo > down) & (pct_hi < up)
+    direction = np.where(inc, "increase", np.where(dec, "decrease", np.where(none_, "none", "undetermined")))
+    direction = np.where(has_rcv, direction, np.where(plain, "no RCV", "undetermined"))
+    out["direction"] = direction
+    out["significant"] = np.where(inc | dec, True, np.where(none_, False, None))
+    notes = np.full(len(out), "", dtype=object)
+    cens_note = ~plain
+    notes[cens_note & (direction != "undetermined")] = "censored value: direction certain for any true value behind the limit; change not computed"
+    notes[cens_note & (direction == "undetermined")] = "censored value: change cannot be determined"
+    vf, vt = out["variant_from"].to_numpy(dtype=object), out["variant_to"].to_numpy(dtype=object)
+    mixed = (vf != "") & (vt != "") & (vf != vt)
+    if mixed.any():
+        for c in ("change_abs", "change_pct", "log_ratio"):
+            out.loc[mixed, c] = np.nan
+        out.loc[mixed, "direction"] = "undetermined"
+        out.loc[mixed, "significant"] = None
+        notes[mixed] = [f"assay variant changed ({x} → {y}): not comparable" for x, y in zip(vf[mixed], vt[mixed], strict=True)]
+    moved = (out["group_to"] != "") & (out["group"] != "") & (out["group_to"] != out["group"])
+    notes[moved.to_numpy()] = [n + ("; " if n else "") + "group label differs between timepoints" for n in notes[moved.to_numpy()]]
+    out["note"] = notes
+    resp, rule = _responders(out)
+    out["responder"], out["responder_rule"] = resp, rule
+    out["_tp"] = out["timepoint_to"].map(order.rank())
+    out = out.sort_values(["marker", "_tp", "group", "subject_id"], kind="stable")
+    return out[CHANGE_COLUMNS].reset_index(drop=True)
+
+
+def _ratio_bounds(a: np.ndarray, b: np.ndarray, cf: np.ndarray, ct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest possible true ratio to/from given censoring of either value.
+
+    ``<a`` at baseline: true from in (0, a) -> ratio in (b/a, inf); ``>a``: from in (a, inf) -> (0, b/a).
+    ``<b`` at follow-up: to in (0, b) -> ratio in (0, b/from); ``>b``: (b/from, inf).
+    """
+    n = len(a)
+    lo = np.empty(n)
+    hi = np.empty(n)
+    for i in range(n):
+        f_lo, f_hi = (0.0, a[i]) if cf[i] == "<" else (a[i], math.inf) if cf[i] == ">" else (a[i], a[i])
+        t_lo, t_hi = (0.0, b[i]) if ct[i] == "<" else (b[i], math.inf) if ct[i] == ">" else (b[i], b[i])
+        lo[i] = t_lo / f_hi if f_hi > 0 else 0.0
+        hi[i] = math.inf if f_lo == 0 else t_hi / f_lo
+    return lo, hi
+
+
+def _responders(out: pd.DataFrame) -> tuple[list[str], list[str]]:
+    resp, rule = [], []
+    for r in out.itertuples(index=False):
+        flags = set(str(r.flags_from).split(";")) | set(str(r.flags_to).split(";"))
+        chosen = None
+        for treat in ("ANABOLIC", "ANTIRESORPTIVE"):
+            if treat in flags and (treat, r.marker) in _RULES:
+                chosen = _RULES[(treat, r.marker)]
+                break
+        if chosen is not None:
+            kind, thr, text = chosen
+            if isinstance(r.change_abs, float) and math.isnan(r.change_abs):
+                resp.append("undetermined")
+            elif kind == "abs_up":
+                resp.append("responder" if r.change_abs > thr else "non-responder")
+            else:
+                resp.append("responder" if r.change_pct <= thr else "non-responder")
+            rule.append(text)
+            continue
+        d = r.direction
+        resp.append({"increase": "increase beyond RCV", "decrease": "decrease beyond RCV", "none": "no change beyond RCV"}.get(d, d))
+        rule.append("change beyond RCV")
+    return resp, rule

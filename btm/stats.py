@@ -1,0 +1,398 @@
+"""Group statistics for exercise trials: within-arm change and each arm against control.
+
+All tests run on the log scale (bone markers are right-skewed; BTM_FACTS §7) and every p-value
+names its test. Functions take and return tidy DataFrames; nothing here rounds.
+
+Within an arm (:func:`cohort_stats`), per marker and timepoint pair:
+
+* geometric mean ratio GMR = exp(mean ln(to/from)) with a t-based 95 % CI; % change = (GMR − 1)·100;
+* paired t-test on log values (default) or Wilcoxon signed-rank on the log ratios;
+* Cohen's d_z = mean(ln ratio) / SD(ln ratio) (the paired-differences version, not d_av), 95 % CI by
+  inverting the noncentral t distribution;
+* p adjusted across the markers of one arm and timepoint pair: Holm (default) or Benjamini–Hochberg.
+
+Between arms (:func:`between_groups`), each arm against control per marker and follow-up:
+
+* ANCOVA (Vickers & Altman 2001): ln(follow-up) = a + b·ln(baseline) + c·arm → ratio of geometric
+  means exp(c) with 95 % CI and p (ordinary least squares);
+* Welch t-test on ln ratios, or Mann–Whitney U on % change, as options;
+* with more than one follow-up: a linear mixed model with a random intercept per subject,
+  ln(value) ~ arm × timepoint, group × time tested by a likelihood-ratio test (ML fits;
+  :func:`lmm_random_intercept`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from .errors import AnalysisError
+
+__all__ = [
+    "BETWEEN_COLUMNS",
+    "COHORT_COLUMNS",
+    "adjust_pvalues",
+    "between_groups",
+    "cohort_stats",
+    "dz_confidence_interval",
+    "lmm_random_intercept",
+    "mixed_model_tests",
+]
+
+COHORT_COLUMNS = [
+    "group", "marker", "specimen", "unit", "timepoint_from", "timepoint_to", "n", "n_censored_excluded", "n_other_excluded",
+    "mean_from", "sd_from", "mean_to", "sd_to", "gmr", "gmr_ci_low", "gmr_ci_high", "gm_pct_change", "gm_pct_ci_low",
+    "gm_pct_ci_high", "median_pct_change", "q1_pct_change", "q3_pct_change", "test", "statistic", "df", "p",
+    "d_z", "d_z_ci_low", "d_z_ci_high", "p_adj", "adjust_method", "n_rcv", "share_up_rcv", "share_down_rcv", "note",
+]
+BETWEEN_COLUMNS = [
+    "group", "control", "marker", "specimen", "unit", "timepoint_from", "timepoint_to", "n_group", "n_control",
+    "test", "estimate_label", "estimate", "ci_low", "ci_high", "pct_difference", "pct_ci_low", "pct_ci_high",
+    "statistic", "df", "p", "p_adj", "adjust_method", "note",
+]
+TESTS = {"t": "paired t-test on log values", "wilcoxon": "Wilcoxon signed-rank test on log ratios"}
+BETWEEN_TESTS = {
+    "ancova": "ANCOVA: ln(follow-up) ~ ln(baseline) + arm (Vickers & Altman 2001)",
+    "welch": "Welch t-test on ln(follow-up/baseline)",
+    "mannwhitney": "Mann-Whitney U test on % change",
+}
+ADJUST = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+
+
+def adjust_pvalues(p: Sequence[float], method: str = "holm") -> np.ndarray:
+    """Adjusted p-values (NaN stays NaN and does not count as a test).
+
+    >>> adjust_pvalues([0.01, 0.04, 0.03], "holm").round(4).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    m = len(q)
+    if m == 0:
+        return out
+    if method == "holm":
+        order = np.argsort(q, kind="stable")
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * q[order]))
+        res = np.empty(m)
+        res[order] = adj
+    elif method == "bh":
+        res = stats.false_discovery_control(q, method="bh")
+    else:
+        raise AnalysisError(f"unknown p-value adjustment {method!r}; use holm or bh")
+    out[ok] = res
+    return out
+
+
+def dz_confidence_interval(dz: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """CI of Cohen's d_z by inverting the noncentral t distribution (t = d_z·√n, df = n − 1)."""
+    if n < 2 or not math.isfinite(dz):
+        return math.nan, math.nan
+    df = n - 1
+    t_obs = dz * math.sqrt(n)
+    alpha = 1 - level
+
+    # the noncentrality lies within a few approximate SEs of t (Hedges & Olkin: SE ≈ √(1 + t²/2df))
+    spread = 10 * math.sqrt(1 + t_obs**2 / (2 * df))
+
+    def cdf(nc: float) -> float:
+        v = float(stats.nct.cdf(t_obs, df, nc))
+        return v if math.isfinite(v) else (1.0 if nc < t_obs else 0.0)
+
+    def solve(target: float) -> float:
+        lo, hi = t_obs - spread, t_obs + spread
+        if cdf(lo) < target or cdf(hi) > target:
+            return math.nan
+        return optimize.brentq(lambda nc: cdf(nc) - target, lo, hi, xtol=1e-12)
+
+    return solve(1 - alpha / 2) / math.sqrt(n), solve(alpha / 2) / math.sqrt(n)
+
+
+def _sd(x: np.ndarray) -> float:
+    return float(np.std(x, ddof=1)) if len(x) > 1 else math.nan
+
+
+def cohort_stats(changes: pd.DataFrame, *, test: str = "t", adjust: str = "holm") -> pd.DataFrame:
+    """Within-arm statistics per marker and timepoint pair from a changes table.
+
+    Parameters
+    ----------
+    changes
+        :func:`btm.change.changes` output (ratios may be appended with the same columns).
+    test
+        ``"t"`` (paired t-test on log values) or ``"wilcoxon"``.
+    adjust
+        ``"holm"`` or ``"bh"``: across the markers of one arm and timepoint pair.
+
+    Returns
+    -------
+    DataFrame with :data:`COHORT_COLUMNS`. Censored pairs are counted in ``n_censored_excluded``
+    and left out; ``n`` counts the paired complete cases.
+    """
+    if test not in TESTS:
+        raise AnalysisError(f"unknown test {test!r}; use 't' or 'wilcoxon'")
+    if adjust not in ADJUST:
+        raise AnalysisError(f"unknown p-value adjustment {adjust!r}; use holm or bh")
+    if changes.empty:
+        return pd.DataFrame(columns=COHORT_COLUMNS)
+    keys = ["group", "marker", "specimen", "unit", "timepoint_from", "timepoint_to"]
+    rows = []
+    for key, g in changes.groupby(keys, sort=False, dropna=False):
+        cens = (g["censored_from"].astype(str) != "") | (g["censored_to"].astype(str) != "")
+        lr_all = g["log_ratio"].to_numpy(dtype=float)
+        complete = np.isfinite(lr_all)
+        other = int((~complete & ~cens.to_numpy()).sum())
+        sel = g.loc[complete]
+        lr = sel["log_ratio"].to_numpy(dtype=float)
+        n = len(lr)
+        a = sel["value_from"].to_numpy(dtype=float)
+        b = sel["value_to"].to_numpy(dtype=float)
+        row = dict(zip(keys, key, strict=True))
+        row.update(n=n, n_censored_excluded=int(cens.sum()), n_other_excluded=other)
+        row.update(mean_from=float(a.mean()) if n else math.nan, sd_from=_sd(a), mean_to=float(b.mean()) if n else math.nan, sd_to=_sd(b))
+        notes = []
+        if n >= 2:
+            mean, sd = float(lr.mean()), _sd(lr)
+            tcrit = stats.t.ppf(0.975, n - 1)
+            half = tcrit * sd / math.sqrt(n)
+            row.update(gmr=math.exp(mean), gmr_ci_low=math.exp(mean - half), gmr_ci_high=math.exp(mean + half))
+            pct = (np.exp(lr) - 1) * 100
+            row.update(median_pct_change=float(np.median(pct)), q1_pct_change=float(np.percentile(pct, 25)), q3_pct_change=float(np.percentile(pct, 75)))
+            if test == "t":
+                if sd > 0:
+                    r = stats.ttest_rel(np.log(b), np.log(a))
+                    row.update(statistic=float(r.statistic), df=float(n - 1), p=float(r.pvalue))
+                else:
+                    row.update(statistic=math.nan, df=float(n - 1), p=math.nan)
+                    notes.append("all changes identical: no test")
+            else:
+                if np.any(lr != 0):
+                    r = stats.wilcoxon(lr)
+                    row.update(statistic=float(r.statistic), df=math.nan, p=float(r.pvalue))
+                else:
+                    row.update(statistic=math.nan, df=math.nan, p=math.nan)
+                    notes.append("no non-zero change: no test")
+            dz = mean / sd if sd > 0 else math.nan
+            lo, hi = dz_confidence_interval(dz, n)
+            row.update(d_z=dz, d_z_ci_low=lo, d_z_ci_high=hi)
+        else:
+            notes.append("fewer than 2 complete pairs: no statistics")
+            row.update(gmr=math.nan, gmr_ci_low=math.nan, gmr_ci_high=math.nan, median_pct_change=math.nan,
+                       q1_pct_change=math.nan, q3_pct_change=math.nan, statistic=math.nan, df=math.nan, p=math.nan,
+                       d_z=math.nan, d_z_ci_low=math.nan, d_z_ci_high=math.nan)
+        for k in ("gmr", "gmr_ci_low", "gmr_ci_high"):
+            row[k.replace("gmr", "gm_pct_change") if k == "gmr" else k.replace("gmr", "gm_pct")] = (row[k] - 1) * 100
+        row["test"] = TESTS[test]
+        d = g["direction"].astype(str) if "direction" in g else pd.Series([], dtype=str)
+        determined = d.isin(["increase", "decrease", "none"])
+        n_rcv = int(determined.sum())
+        row.update(
+            n_rcv=n_rcv,
+            share_up_rcv=float((d == "increase").sum() / n_rcv) if n_rcv else math.nan,
+            share_down_rcv=float((d == "decrease").sum() / n_rcv) if n_rcv else math.nan,
+        )
+        if "/" in str(row["marker"]):
+            notes.append("exploratory ratio")
+        row["note"] = "; ".join(notes)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["family"] = np.where(out["marker"].astype(str).str.contains("/"), "ratio", "marker")
+    out["p_adj"] = np.nan
+    for _, idx in out.groupby(["group", "timepoint_from", "timepoint_to", "family"], sort=False).groups.items():
+        out.loc[idx, "p_adj"] = adjust_pvalues(out.loc[idx, "p"].to_numpy(dtype=float), adjust)
+    out["adjust_method"] = ADJUST[adjust] + " across markers of the arm and timepoint pair"
+    return out[COHORT_COLUMNS]
+
+
+# ---------------------------------------------------------------------------------------------
+# between arms
+
+
+def ancova(log_to: np.ndarray, log_from: np.ndarray, arm: np.ndarray) -> dict[str, float]:
+    """OLS of ln(follow-up) on ln(baseline) and an arm indicator: the arm coefficient and its inference."""
+    n = len(log_to)
+    X = np.column_stack([np.ones(n), log_from, arm.astype(float)])
+    beta, *_ = np.linalg.lstsq(X, log_to, rcond=None)
+    resid = log_to - X @ beta
+    df = n - X.shape[1]
+    s2 = float(resid @ resid) / df
+    cov = s2 * np.linalg.inv(X.T @ X)
+    se = math.sqrt(cov[2, 2])
+    t = beta[2] / se
+    p = 2 * stats.t.sf(abs(t), df)
+    half = stats.t.ppf(0.975, df) * se
+    return {"coef": float(beta[2]), "se": se, "t": float(t), "df": float(df), "p": float(p), "lo": float(beta[2] - half), "hi": float(beta[2] + half)}
+
+
+def between_groups(
+    changes: pd.DataFrame,
+    *,
+    control: str,
+    method: str = "ancova",
+    adjust: str = "holm",
+) -> pd.DataFrame:
+    """Each arm against ``control``, per marker and follow-up timepoint.
+
+    Returns
+    -------
+    DataFrame with :data:`BETWEEN_COLUMNS`: ``estimate`` is the ratio of geometric means
+    (arm / control, baseline-adjusted) for ANCOVA, the ratio of geometric mean ratios for Welch,
+    and the difference in median % change for Mann–Whitney.
+    """
+    if method not in BETWEEN_TESTS:
+        raise AnalysisError(f"unknown between-arm method {method!r}; use ancova, welch or mannwhitney")
+    if changes.empty:
+        return pd.DataFrame(columns=BETWEEN_COLUMNS)
+    groups = [g for g in pd.unique(changes["group"].astype(str)) if g != control]
+    if control not in set(changes["group"].astype(str)):
+        raise AnalysisError(f"control arm {control!r} has no paired data")
+    rows = []
+    keys = ["marker", "specimen", "unit", "timepoint_from", "timepoint_to"]
+    ok = np.isfinite(changes["log_ratio"].to_numpy(dtype=float))
+    data = changes.loc[ok]
+    for key, g in data.groupby(keys, sort=False):
+        ctrl = g[g["group"] == control]
+        for arm in groups:
+            tr = g[g["group"] == arm]
+            row = {"group": arm, "control": control, **dict(zip(keys, key, strict=True)), "n_group": len(tr), "n_control": len(ctrl)}
+            row["test"] = BETWEEN_TESTS[method]
+            if len(tr) < 2 or len(ctrl) < 2:
+                row.update(estimate_label="", estimate=math.nan, ci_low=math.nan, ci_high=math.nan, statistic=math.nan, df=math.nan, p=math.nan,
+                           note="fewer than 2 complete pairs in an arm")
+                rows.append(row)
+                continue
+            if method == "ancova":
+                both = pd.concat([tr, ctrl])
+                r = ancova(np.log(both["value_to"].to_numpy(dtype=float)), np.log(both["value_from"].to_numpy(dtype=float)),
+                           (both["group"] == arm).to_numpy())
+                row.update(estimate_label="ratio of geometric means, arm/control, adjusted for baseline", estimate=math.exp(r["coef"]),
+                           ci_low=math.exp(r["lo"]), ci_high=math.exp(r["hi"]), statistic=r["t"], df=r["df"], p=r["p"], note="")
+            elif method == "welch":
+                x, y = tr["log_ratio"].to_numpy(dtype=float), ctrl["log_ratio"].to_numpy(dtype=float)
+                r = stats.ttest_ind(x, y, equal_var=False)
+                ci = r.confidence_interval(0.95)
+                row.update(estimate_label="ratio of geometric mean ratios, arm/control", estimate=math.exp(x.mean() - y.mean()),
+                           ci_low=math.exp(ci.low), ci_high=math.exp(ci.high), statistic=float(r.statistic), df=float(r.df), p=float(r.pvalue), note="")
+            else:
+                x, y = tr["change_pct"].to_numpy(dtype=float), ctrl["change_pct"].to_numpy(dtype=float)
+                r = stats.mannwhitneyu(x, y, alternative="two-sided")
+                row.update(estimate_label="difference in median % change, arm − control", estimate=float(np.median(x) - np.median(y)),
+                           ci_low=math.nan, ci_high=math.nan, statistic=float(r.statistic), df=math.nan, p=float(r.pvalue), note="no CI for this test")
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return pd.DataFrame(columns=BETWEEN_COLUMNS)
+    ratio = out["estimate_label"].str.startswith("ratio")
+    for a, b in (("estimate", "pct_difference"), ("ci_low", "pct_ci_low"), ("ci_high", "pct_ci_high")):
+        out[b] = np.where(ratio, (out[a] - 1) * 100, np.nan)
+    out["p_adj"] = np.nan
+    family = np.where(out["marker"].astype(str).str.contains("/"), "ratio", "marker")
+    for _, idx in out.groupby([out["group"], out["timepoint_to"], family], sort=False).groups.items():
+        out.loc[idx, "p_adj"] = adjust_pvalues(out.loc[idx, "p"].to_numpy(dtype=float), adjust)
+    out["adjust_method"] = ADJUST[adjust] + " across markers of the arm and timepoint"
+    return out[BETWEEN_COLUMNS]
+
+
+# ---------------------------------------------------------------------------------------------
+# linear mixed model with a random intercept (ML), fitted by profiling
+
+
+def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> dict[str, float | np.ndarray]:
+    """Maximum-likelihood fit of y = Xβ + u_group + e, u ~ N(0, τ²), e ~ N(0, σ²).
+
+    The covariance of a subject's values is σ²(I + γJ) with γ = τ²/σ². For a given γ the GLS
+    estimate of β is OLS on data transformed within subject as z − θ·mean(z), θ = 1 − (1 + nγ)^−½
+    (Fuller & Battese 1973); σ² and β are profiled out and γ is found by a bounded 1-D search.
+    The log-likelihood equals statsmodels' ``MixedLM(...).fit(reml=False).llf`` (tests check this).
+
+    Returns a dict with ``llf``, ``beta``, ``sigma2``, ``tau2``, ``n_obs``, ``n_groups``.
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    codes, uniq = pd.factorize(pd.Series(groups))
+    n_i = np.bincount(codes).astype(float)
+    N = len(y)
+
+    def gmeans(a: np.ndarray) -> np.ndarray:
+        if a.ndim == 1:
+            return np.bincount(codes, weights=a) / n_i
+        return np.column_stack([np.bincount(codes, weights=a[:, j]) / n_i for j in range(a.shape[1])])
+
+    ybar, Xbar = gmeans(y), gmeans(X)
+
+    def profile(log_gamma: float) -> tuple[float, np.ndarray, float]:
+        gamma = math.exp(log_gamma)
+        theta = 1 - 1 / np.sqrt(1 + n_i * gamma)
+        ys = y - theta[codes] * ybar[codes]
+        Xs = X - theta[codes, None] * Xbar[codes]
+        beta, *_ = np.linalg.lstsq(Xs, ys, rcond=None)
+        r = ys - Xs @ beta
+        s2 = float(r @ r) / N
+        llf = -0.5 * N * math.log(2 * math.pi * s2) - 0.5 * float(np.sum(np.log1p(n_i * gamma))) - 0.5 * N
+        return llf, beta, s2
+
+    res = optimize.minimize_scalar(lambda lg: -profile(lg)[0], bounds=(-20, 12), method="bounded", options={"xatol": 1e-10})
+    best = min((res.x, -20.0), key=lambda lg: -profile(lg)[0])  # gamma -> 0 (no subject variance) is the boundary
+    llf, beta, s2 = profile(best)
+    return {"llf": llf, "beta": beta, "sigma2": s2, "tau2": s2 * math.exp(best), "n_obs": N, "n_groups": len(uniq)}
+
+
+def _design(df: pd.DataFrame, *, interaction: bool) -> np.ndarray:
+    g = pd.get_dummies(df["group"].astype(str), drop_first=True, dtype=float)
+    t = pd.get_dummies(df["timepoint"].astype(str), drop_first=True, dtype=float)
+    parts = [np.ones((len(df), 1)), g.to_numpy(), t.to_numpy()]
+    if interaction and g.shape[1] and t.shape[1]:
+        parts.append(np.column_stack([g.to_numpy()[:, [i]] * t.to_numpy()[:, [j]] for i in range(g.shape[1]) for j in range(t.shape[1])]))
+    return np.hstack(parts)
+
+
+def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: str | None = None, adjust: str = "holm") -> pd.DataFrame:
+    """Group × time likelihood-ratio tests from a random-intercept LMM on ln(value), per marker.
+
+    One row for all arms together and, when ``control`` is given, one per arm against control.
+    Censored values are left out (a limit is not a value).
+    """
+    rows = []
+    if len(order) < 3:
+        return pd.DataFrame(columns=BETWEEN_COLUMNS)
+    df = results[(results["censored"].fillna("") == "") & results["timepoint"].isin(order)].copy()
+    df = df[df["group"].astype(str) != ""]
+    name = "linear mixed model ln(value) ~ arm × timepoint, random intercept per subject (ML): group × time likelihood-ratio test"
+    for key, g in df.groupby(["marker", "specimen", "unit"], sort=False):
+        n_same = g.groupby(["subject_id", "timepoint"])["value"].transform("size")
+        g = g[n_same == 1]
+        comparisons = [("all arms", g)]
+        if control is not None:
+            comparisons += [(arm, g[g["group"].isin([arm, control])]) for arm in pd.unique(g["group"]) if arm != control]
+        for label, sub in comparisons:
+            row = {"group": label, "control": control or "", "marker": key[0], "specimen": key[1], "unit": key[2],
+                   "timepoint_from": order[0], "timepoint_to": "all timepoints", "test": name,
+                   "n_group": int(sub["subject_id"].nunique()), "n_control": int(sub.loc[sub["group"] == control, "subject_id"].nunique()) if control else 0,
+                   "estimate_label": "", "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+            if sub["group"].nunique() < 2 or sub["timepoint"].nunique() < 2:
+                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="needs two arms and two timepoints")
+                rows.append(row)
+                continue
+            y = np.log(sub["value"].to_numpy(dtype=float))
+            full = lmm_random_intercept(y, _design(sub, interaction=True), sub["subject_id"].to_numpy())
+            red = lmm_random_intercept(y, _design(sub, interaction=False), sub["subject_id"].to_numpy())
+            dof = _design(sub, interaction=True).shape[1] - _design(sub, interaction=False).shape[1]
+            lr = max(0.0, 2 * (float(full["llf"]) - float(red["llf"])))
+            row.update(statistic=lr, df=float(dof), p=float(stats.chi2.sf(lr, dof)),
+                       note=f"{full['n_obs']} values from {full['n_groups']} subjects; subject SD {math.sqrt(float(full['tau2'])):.3g}, residual SD {math.sqrt(float(full['sigma2'])):.3g} (log scale)")
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return pd.DataFrame(columns=BETWEEN_COLUMNS)
+    for c in ("pct_difference", "pct_ci_low", "pct_ci_high"):
+        out[c] = np.nan
+    out["p_adj"] = np.nan
+    for _, idx in out.groupby("group", sort=False).groups.items():
+        out.loc[idx, "p_adj"] = adjust_pvalues(out.loc[idx, "p"].to_numpy(dtype=float), adjust)
+    out["adjust_method"] = ADJUST[adjust] + " across markers of the comparison"
+    return out[BETWEEN_COLUMNS]
