@@ -340,6 +340,27 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from .report import write_report
+
+    imported, a, study = _run_analysis(args)
+    _print_analysis_summary(a)
+    stamp = None
+    if args.timestamp:
+        try:
+            stamp = dt.datetime.fromisoformat(args.timestamp)
+        except ValueError:
+            from .errors import BTMError
+
+            raise BTMError(f"--timestamp {args.timestamp!r}: expected an ISO date-time such as 2026-01-31T09:00:00") from None
+    title = args.title or (study.title if study else None)
+    path = write_report(a, imported, args.output, figures_dir=args.figures, timestamp=stamp, title=title)
+    print(f"wrote {path}" + (f" and figures in {args.figures}/" if args.figures else ""), file=sys.stderr)
+    return 0
+
+
 def _cmd_init_study(args: argparse.Namespace) -> int:
     from .analysis import study_toml
 
@@ -464,6 +485,25 @@ def build_parser() -> argparse.ArgumentParser:
     _analysis_args(p)
     p.add_argument("-o", "--output", default="results", help="folder for the CSVs (default: results)")
     p.set_defaults(func=_cmd_analyze)
+
+    p = sub.add_parser(
+        "report",
+        help="the main job: import, interpret, analyse and write one Excel report",
+        description=(
+            "Import the inputs, interpret every result, analyse the trial and write one workbook: Summary (with "
+            "charts), Results, Balance, Changes, Group statistics, Between groups, Evidence, Rejected and Methods. "
+            "INPUT is spreadsheets/folders or one study file (.toml). With no options it detects the control arm, "
+            "the baseline and the timepoint order, and uses the shipped reference intervals."
+        ),
+        epilog="Example: btm report sample_data/trial_exercise.xlsx -o report.xlsx --figures figures/",
+    )
+    _import_args(p)
+    _analysis_args(p)
+    p.add_argument("-o", "--output", default="report.xlsx", help="workbook to write (default: report.xlsx)")
+    p.add_argument("--figures", metavar="DIR", help="also write PNG figures (needs matplotlib: pip install 'btm[figures]') and embed them")
+    p.add_argument("--timestamp", metavar="ISO", help="generation time to print (default: now); fixes it for byte-identical reruns")
+    p.add_argument("--title", help="report title (default: the study title or 'Bone turnover marker report')")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser(
         "init-study",
