@@ -41,6 +41,7 @@ __all__ = [
     "dz_confidence_interval",
     "lmm_random_intercept",
     "mixed_model_tests",
+    "t_test_from_summary",
 ]
 
 COHORT_COLUMNS = [
@@ -111,6 +112,27 @@ def dz_confidence_interval(dz: float, n: int, level: float = 0.95) -> tuple[floa
         return optimize.brentq(lambda nc: cdf(nc) - target, lo, hi, xtol=1e-12)
 
     return solve(1 - alpha / 2) / math.sqrt(n), solve(alpha / 2) / math.sqrt(n)
+
+
+def t_test_from_summary(mean: float, dispersion: float, n: int, *, dispersion_type: str = "sd", mu: float = 0.0) -> dict[str, float]:
+    """One-sample t-test from a published summary (mean, SD or SE, n), e.g. a mean % change.
+
+    Lets a published result be checked: 'P1NP +12.9 % (SD 9.1 %), n = 26' gives t = 7.23 (df 25).
+    With ``dispersion_type="se"`` the SE is converted to SD = SE·√n.
+
+    >>> round(t_test_from_summary(12.9, 9.1, 26)["t"], 2)
+    7.23
+    """
+    if n < 2:
+        raise AnalysisError("a t-test needs n >= 2")
+    if dispersion_type not in ("sd", "se"):
+        raise AnalysisError("dispersion_type must be 'sd' or 'se'")
+    se = dispersion if dispersion_type == "se" else dispersion / math.sqrt(n)
+    sd = se * math.sqrt(n)
+    df = n - 1
+    t = (mean - mu) / se
+    half = stats.t.ppf(0.975, df) * se
+    return {"t": t, "df": float(df), "p": float(2 * stats.t.sf(abs(t), df)), "se": se, "sd": sd, "ci_low": float(mean - half), "ci_high": float(mean + half)}
 
 
 def _sd(x: np.ndarray) -> float:
