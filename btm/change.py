@@ -202,26 +202,29 @@ def _ratio_bounds(a: np.ndarray, b: np.ndarray, cf: np.ndarray, ct: np.ndarray) 
     return lo, hi
 
 
-def _responders(out: pd.DataFrame) -> tuple[list[str], list[str]]:
-    resp, rule = [], []
-    for r in out.itertuples(index=False):
+def _responders(out: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Published responder rules where a treatment flag applies, else the RCV verdict."""
+    d = out["direction"].to_numpy(dtype=object)
+    words = {"increase": "increase beyond RCV", "decrease": "decrease beyond RCV", "none": "no change beyond RCV"}
+    resp = np.array([words.get(x, x) for x in d], dtype=object)
+    rule = np.full(len(out), "change beyond RCV", dtype=object)
+    treated = (out["flags_from"].str.contains("ANABOLIC|ANTIRESORPTIVE") | out["flags_to"].str.contains("ANABOLIC|ANTIRESORPTIVE")).to_numpy()
+    for i in np.flatnonzero(treated):
+        r = out.iloc[i]
         flags = set(str(r.flags_from).split(";")) | set(str(r.flags_to).split(";"))
         chosen = None
         for treat in ("ANABOLIC", "ANTIRESORPTIVE"):
             if treat in flags and (treat, r.marker) in _RULES:
                 chosen = _RULES[(treat, r.marker)]
                 break
-        if chosen is not None:
-            kind, thr, text = chosen
-            if isinstance(r.change_abs, float) and math.isnan(r.change_abs):
-                resp.append("undetermined")
-            elif kind == "abs_up":
-                resp.append("responder" if r.change_abs > thr else "non-responder")
-            else:
-                resp.append("responder" if r.change_pct <= thr else "non-responder")
-            rule.append(text)
+        if chosen is None:
             continue
-        d = r.direction
-        resp.append({"increase": "increase beyond RCV", "decrease": "decrease beyond RCV", "none": "no change beyond RCV"}.get(d, d))
-        rule.append("change beyond RCV")
+        kind, thr, text = chosen
+        if math.isnan(float(r.change_abs)):
+            resp[i] = "undetermined"
+        elif kind == "abs_up":
+            resp[i] = "responder" if r.change_abs > thr else "non-responder"
+        else:
+            resp[i] = "responder" if r.change_pct <= thr else "non-responder"
+        rule[i] = text
     return resp, rule

@@ -292,8 +292,15 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     df["_noz"] = np.where(~usable & ~dup, df["marker"], "")
     g = df.groupby(keys, sort=False)
 
+    gcode = g.ngroup().to_numpy()
+
     def joined(col: str) -> pd.Series:
-        return g[col].agg(lambda s: ",".join(dict.fromkeys(x for x in s if x)))
+        acc: list[dict[str, None]] = [{} for _ in range(g.ngroups)]
+        for k, x in zip(gcode, df[col].to_numpy(), strict=True):
+            if x:
+                acc[k][x] = None
+        index = g.size().index
+        return pd.Series([",".join(a) for a in acc], index=index)
 
     out = pd.DataFrame(
         {

@@ -339,27 +339,26 @@ def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> di
     codes, uniq = pd.factorize(pd.Series(groups))
     n_i = np.bincount(codes).astype(float)
     N = len(y)
-
-    def gmeans(a: np.ndarray) -> np.ndarray:
-        if a.ndim == 1:
-            return np.bincount(codes, weights=a) / n_i
-        return np.column_stack([np.bincount(codes, weights=a[:, j]) / n_i for j in range(a.shape[1])])
-
-    ybar, Xbar = gmeans(y), gmeans(X)
+    # sufficient statistics: with z* = z − θ·z̄ within subject,
+    #   Σ z*w* = Σ zw − Σ_i (2θ_i − θ_i²)·n_i·z̄_i·w̄_i
+    ybar = np.bincount(codes, weights=y) / n_i
+    Xbar = np.column_stack([np.bincount(codes, weights=X[:, j]) / n_i for j in range(X.shape[1])])
+    XtX, Xty, yty = X.T @ X, X.T @ y, float(y @ y)
 
     def profile(log_gamma: float) -> tuple[float, np.ndarray, float]:
         gamma = math.exp(log_gamma)
         theta = 1 - 1 / np.sqrt(1 + n_i * gamma)
-        ys = y - theta[codes] * ybar[codes]
-        Xs = X - theta[codes, None] * Xbar[codes]
-        beta, *_ = np.linalg.lstsq(Xs, ys, rcond=None)
-        r = ys - Xs @ beta
-        s2 = float(r @ r) / N
+        w = (2 * theta - theta**2) * n_i
+        A = XtX - (Xbar * w[:, None]).T @ Xbar
+        b = Xty - (Xbar * w[:, None]).T @ ybar
+        beta = np.linalg.lstsq(A, b, rcond=None)[0]
+        rss = yty - float(w @ ybar**2) - float(beta @ b)
+        s2 = max(rss, 1e-300) / N
         llf = -0.5 * N * math.log(2 * math.pi * s2) - 0.5 * float(np.sum(np.log1p(n_i * gamma))) - 0.5 * N
         return llf, beta, s2
 
-    res = optimize.minimize_scalar(lambda lg: -profile(lg)[0], bounds=(-20, 12), method="bounded", options={"xatol": 1e-10})
-    best = min((res.x, -20.0), key=lambda lg: -profile(lg)[0])  # gamma -> 0 (no subject variance) is the boundary
+    res = optimize.minimize_scalar(lambda lg: -profile(lg)[0], bounds=(-20, 12), method="bounded", options={"xatol": 1e-8})
+    best = res.x if -res.fun >= profile(-20.0)[0] else -20.0  # gamma -> 0 (no subject variance) is the boundary
     llf, beta, s2 = profile(best)
     return {"llf": llf, "beta": beta, "sigma2": s2, "tau2": s2 * math.exp(best), "n_obs": N, "n_groups": len(uniq)}
 
