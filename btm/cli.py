@@ -122,7 +122,7 @@ def _print_import_summary(result, *, file=None) -> None:
     out = file or sys.stderr
     for r in result.files.itertuples():
         if r.status != "ok":
-            print(f"{r.file}: {r.status}", file=out)
+            print(f"error: {r.file}: {r.status.removeprefix('not read: ')} (the other files were read)", file=out)
             continue
         extra = f", {r.ignored} not bone markers" if r.ignored else ""
         print(f"{r.file}: {r.read} results read, {r.loaded} loaded, {r.rejected} rejected, {r.blank} blank{extra}", file=out)
@@ -138,18 +138,21 @@ def _sibling(path: str, suffix: str) -> str:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from .errors import StrictModeError
-    from .io.mapping import mapping_to_toml
+    from .io.mapping import load_mapping, mapping_to_toml
     from .io.write import write_csv
 
     result = _import(args)
-    _print_import_summary(result)
     unread = result.files[result.files["status"] != "ok"]
     if args.strict and len(unread):
         from .errors import InputFileError
 
         raise InputFileError(f"{unread.iloc[0]['file']}: {unread.iloc[0]['status']} (--strict)")
+    _print_import_summary(result)
     if args.write_mapping:
-        Path(args.write_mapping).write_text(mapping_to_toml(result.layouts, dayfirst=args.dayfirst, decimal=args.decimal), encoding="utf-8")
+        used = load_mapping(args.mapping) if args.mapping else None
+        dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
+        decimal = args.decimal or (used.decimal if used else None)
+        Path(args.write_mapping).write_text(mapping_to_toml(result.layouts, dayfirst=dayfirst, decimal=decimal), encoding="utf-8")
         print(f"wrote mapping draft {args.write_mapping}", file=sys.stderr)
     rejected_path = _sibling(args.output, ".rejected.csv")
     warnings_path = _sibling(args.output, ".warnings.csv")

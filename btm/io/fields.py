@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..markers import normalize_name
-from .values import cell_text
+from .values import cell_text, cell_texts
 
 __all__ = ["FIELD_NAMES", "DateParse", "field_for_header", "normalise_field", "parse_dates"]
 
@@ -149,7 +149,7 @@ def normalise_field(field: str, cells: Any) -> tuple[np.ndarray, list[tuple[int,
     arr = np.asarray(cells, dtype=object)
     out = np.empty(arr.shape[0], dtype=object)
     problems: list[tuple[int, str, str]] = []
-    codes, uniques = pd.factorize(pd.Series(arr, dtype=object).map(cell_text))
+    codes, uniques = pd.factorize(cell_texts(arr))
     mapped = np.empty(len(uniques) + 1, dtype=object)
     reasons: dict[int, str] = {}
     for k, text in enumerate(uniques):
@@ -267,6 +267,22 @@ def parse_dates(
     dates = np.full(n, None, dtype=object)
     times = np.full(n, "", dtype=object)
     problems: list[tuple[int, str, str]] = []
+    if n == 0:
+        return DateParse(dates, times, problems)
+    try:  # each distinct cell once; the type is part of the key (1.0, 1 and True are different cells)
+        keys = np.fromiter(zip(map(type, arr), arr, strict=True), dtype=object, count=n)
+        codes, uniques = pd.factorize(keys)
+    except TypeError:  # an unhashable cell: one by one, below
+        codes = None
+    if codes is not None:
+        parsed = [_parse_date_cell(cell, dayfirst, date1904, two_digit_years) for _, cell in uniques]
+        dates[:] = _object_array([p[0] for p in parsed])[codes]
+        times[:] = _object_array([p[1] for p in parsed])[codes]
+        bad = [k for k, p in enumerate(parsed) if p[2]]
+        if bad:
+            for i in np.flatnonzero(np.isin(codes, bad)):
+                problems.append((int(i), cell_text(arr[i]), parsed[codes[i]][2]))
+        return DateParse(dates, times, problems)
     cache: dict[Any, tuple[Any, str, str]] = {}
     for i, cell in enumerate(arr):
         key = (type(cell), cell) if not isinstance(cell, float) or not math.isnan(cell) else (float, "nan")
@@ -285,6 +301,12 @@ def parse_dates(
         if reason:
             problems.append((i, cell_text(cell), reason))
     return DateParse(dates, times, problems)
+
+
+def _object_array(items: list[Any]) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
 
 
 def _parse_date_cell(cell: Any, dayfirst: bool | None, date1904: bool, two_digit_years: bool) -> tuple[Any, str, str]:
@@ -334,25 +356,35 @@ def _parse_date_cell(cell: Any, dayfirst: bool | None, date1904: bool, two_digit
         elif dayfirst is None:
             return None, "", (
                 f"ambiguous date {text!r}: day/month order unknown (could be {a:02d} {_MONTH[b]} or {b:02d} {_MONTH[a]}); "
-                "use --dayfirst/--monthfirst or set date_order in the mapping"
+                "use --dayfirst/--monthfirst or set dayfirst in the mapping"
             )
         else:
             order = "dmy" if dayfirst else "mdy"
         if order == "dmy":
             return _build(year, b, a, m.group(5), text)
         return _build(year, a, b, m.group(5), text)
-    if re.search(r"[A-Za-z]{3}", text):
-        try:
-            from dateutil import parser as dparser
+    if _MONTH_WORD.search(text) and re.search(r"\b(1[89]|20)\d\d\b", text):
+        # month names ("3 Feb 2026", "Feb 3, 2026"): unambiguous, read by dateutil
+        import warnings
 
-            parsed = dparser.parse(text, dayfirst=bool(dayfirst), fuzzy=False)
+        from dateutil import parser as dparser
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parsed = dparser.parse(text, dayfirst=bool(dayfirst), fuzzy=False)
             t = f"{parsed.hour:02d}:{parsed.minute:02d}" if (parsed.hour or parsed.minute) else ""
             return _with_time(parsed.date(), t)
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError, TypeError, ArithmeticError):
             pass
     return None, "", f"{text!r} is not a date btm can read"
 
 
+_MONTH_WORD = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|august|september|"
+    r"october|november|december|januar|februar|märz|mai|juni|juli|okt|oktober|dez|dezember)\b\.?",
+    re.IGNORECASE,
+)
 _MONTH = ["", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 

@@ -197,7 +197,9 @@ def detect_layout(rows: list[list[Any]], *, sheet: str, multi_sheet: bool, mappi
     # one column per tidy field: later duplicates are ignored, and said so
     notes: list[str] = []
     seen: dict[str, ColumnRole] = {}
-    for c in columns:
+    for i, c in enumerate(columns):
+        if c.role == "unit" and i > 0 and columns[i - 1].role == "marker":
+            continue  # the unit column of the marker before it (wide): one per marker is fine
         if c.role and c.role not in ("marker", "ignore"):
             if c.role in seen:
                 notes.append(f"column {c.header!r} ignored: {seen[c.role].header!r} already gives {c.role}")

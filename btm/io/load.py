@@ -26,7 +26,7 @@ from .fields import normalise_field, parse_dates, time_text
 from .layout import ColumnRole, SheetLayout, detect_layout, split_header
 from .mapping import Mapping, SheetMapping
 from .readers import Limits, RawSheet, iter_spreadsheets, read_file
-from .values import BLANK, OK, REJECTED, cell_text, detect_decimal, parse_values
+from .values import BLANK, OK, REJECTED, cell_text, cell_texts, detect_decimal, empty_texts, parse_values
 from .write import unescape_text
 
 __all__ = ["ImportResult", "PROBLEM_COLUMNS", "TIDY_COLUMNS", "read_results"]
@@ -233,18 +233,22 @@ def read_results(
                 problems.add("notice", shown, raw.sheet, None, "", "", note)
             for note in layout.notes:
                 problems.add("notice", shown, raw.sheet, None, "", "", note)
-            layouts.append(_layout_record(shown, raw, layout))
+            layouts.append(_layout_record(shown, raw, layout, sm))
             chunk, c = _load_sheet(raw, layout, sm, problems, dayfirst=dayfirst, decimal=decimal)
             counts.add(c)
             if chunk is not None and len(chunk):
                 chunks.append(chunk)
-        if used_sheets == 0 and not any(e.path == shown for e in errors):
-            msg = "no bone marker data found in any sheet"
-            exc = InputFileError(msg, path=shown)
-            if strict:
-                raise exc
-            errors.append(exc)
-            problems.add("error", shown, "", None, "", "", msg)
+        if used_sheets == 0:
+            prior = next((e for e in errors if e.path == shown), None)
+            if prior is None:
+                msg = "no bone marker data found in any sheet"
+                exc = InputFileError(msg, path=shown)
+                if strict:
+                    raise exc
+                errors.append(exc)
+                problems.add("error", shown, "", None, "", "", msg)
+            else:  # already reported (a text file with no marker column): not "ok" in the summary
+                msg = str(prior).removeprefix(f"{shown}: ")
             file_rows.append({"file": shown, "sheets": len(sheets), **vars(counts), "status": f"not read: {msg}"})
             continue
         file_rows.append({"file": shown, "sheets": used_sheets, **vars(counts), "status": "ok"})
@@ -273,7 +277,7 @@ def _has_cells(raw: RawSheet) -> bool:
     return any(any(cell_text(c).strip() for c in row) for row in raw.rows[:2000]) if raw.rows else False
 
 
-def _layout_record(shown: str, raw: RawSheet, layout: SheetLayout) -> dict[str, Any]:
+def _layout_record(shown: str, raw: RawSheet, layout: SheetLayout, sm: SheetMapping | None = None) -> dict[str, Any]:
     cols = {}
     units = {}
     for c in layout.columns:
@@ -298,6 +302,9 @@ def _layout_record(shown: str, raw: RawSheet, layout: SheetLayout) -> dict[str, 
         "timepoint": layout.timepoint,
         "columns": cols,
         "units": units,
+        # what only a mapping can say is carried into a drafted mapping, so a re-run reads the same
+        "lod": dict(sm.lod) if sm else {},
+        "specimen": sm.specimen if sm else None,
     }
 
 
@@ -350,8 +357,7 @@ def _apply_merges(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems
 
 
 def _text_column(grid: np.ndarray, j: int) -> np.ndarray:
-    col = grid[:, j]
-    return np.array([cell_text(x).strip() for x in col], dtype=object)
+    return cell_texts(grid[:, j], strip=True)
 
 
 def _meta(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: _Problems, *, dayfirst: bool | None) -> dict[str, np.ndarray]:
@@ -465,8 +471,8 @@ def _load_sheet(
     for c in value_cols:
         if c is not None:
             col = grid[:, c.index]
-            texts.extend(x for x in col if isinstance(x, str))
-    dec = decimal or detect_decimal(texts)
+            texts.extend(x for x in pd.unique(col) if isinstance(x, str))
+    dec = decimal or detect_decimal(texts)  # only whether any text shows a mark counts: distinct texts suffice
     lods = sm.lod if sm else {}
     if layout.layout == "wide":
         return _load_wide(raw, layout, grid, meta, problems, dec, lods, uncached)
@@ -478,7 +484,7 @@ def _resolve_values(
     layout: SheetLayout,
     rows: np.ndarray,
     cells: np.ndarray,
-    units: np.ndarray,
+    units: np.ndarray | str,
     unit_origin: str,
     marker: str,
     specimen: Any,
@@ -504,20 +510,31 @@ def _resolve_values(
             if f is not None:
                 status[k], reason[k] = REJECTED, f"formula {f} has no cached value (the file was saved without calculating); open and save it in Excel or LibreOffice"
                 p.raw[k] = f
-    unit_text = units.copy()
     in_cell = p.unit != ""
-    unit_text[in_cell] = p.unit[in_cell]
     ok = status == OK
-    conv_units = unit_text.copy()
-    conv_units[conv_units == ""] = None
+    if isinstance(units, str) and units and not in_cell.any():
+        # one unit for every cell: convert with it directly (no per-row unit strings to sort out)
+        unit_text = np.full(n, units, dtype=object)
+        conv_units = units
+    else:
+        unit_text = np.broadcast_to(np.asarray(units, dtype=object), (n,)).copy()
+        unit_text[in_cell] = p.unit[in_cell]
+        conv_units = unit_text.copy()
+        conv_units[conv_units == ""] = None
     spec = np.broadcast_to(np.asarray(specimen, dtype=object), (n,))
     value = np.full(n, np.nan)
-    unit_out = np.full(n, "", dtype=object)
-    spec_out = np.full(n, "", dtype=object)
-    kind_out = np.full(n, "", dtype=object)
-    for s in pd.unique(spec[ok]) if ok.any() else []:
-        sel = ok & (spec == s)
-        cv = to_canonical(p.value[sel], conv_units[sel], marker=marker, specimen=s or None)
+    unit_out = empty_texts(n)
+    spec_out = empty_texts(n)
+    kind_out = empty_texts(n)
+    if not ok.any():
+        specimens = []
+    elif np.ndim(specimen) == 0:  # one specimen for the whole column (wide): no need to find the distinct ones
+        specimens = [specimen]
+    else:
+        specimens = pd.unique(spec[ok])
+    for s in specimens:
+        sel = ok & (spec == s) if np.ndim(specimen) else ok
+        cv = to_canonical(p.value[sel], conv_units if isinstance(conv_units, str) else conv_units[sel], marker=marker, specimen=s or None)
         value[sel], unit_out[sel], spec_out[sel], kind_out[sel] = cv.value, cv.unit, cv.specimen, cv.kind
         bad = cv.error != ""
         if bad.any():
@@ -563,7 +580,7 @@ def _load_wide(raw, layout, grid, meta, problems, decimal, lods, uncached) -> tu
             units[units == ""] = c.unit
             origin = f"column {_col_label(c)} and its unit column"
         else:
-            units = np.full(n, c.unit, dtype=object)
+            units = c.unit  # one unit for the whole column
             origin = f"column {_col_label(c)}"
         part = _resolve_values(
             raw, layout, rows, grid[:, c.index], units, origin, c.marker, c.specimen or "", c.variant,
@@ -626,7 +643,8 @@ def _load_long(raw, layout, grid, meta, problems, decimal, lods, uncached, sm) -
     # results of tests that are not bone markers: counted and listed once per test, not rejected
     not_marker = marker_arr == ""
     if not_marker.any():
-        nonblank = np.array([bool(cell_text(x).strip()) for x in results[not_marker]])
+        nonblank = cell_texts(results[not_marker], strip=True) != ""
+        counts.read += int(not_marker.sum())  # read = loaded + rejected + blank + ignored
         counts.ignored += int(nonblank.sum())
         counts.blank += int((~nonblank).sum())
         label = names[not_marker]
@@ -745,20 +763,35 @@ def _finish(chunks: list[pd.DataFrame]) -> pd.DataFrame:
         data = pd.concat(chunks, ignore_index=True, sort=False)
     else:
         data = pd.DataFrame(columns=TIDY_COLUMNS)
+    # text columns every chunk has (or that are added whole) hold no missing values: chunks are
+    # built from cell text, never None; only a column some chunks lack has NaN to fill
+    complete = {c for c in data.columns if all(c in ch.columns for ch in chunks)}
     for c in TIDY_COLUMNS:
         if c not in data:
             data[c] = np.nan if c in ("age", "egfr", "value") else ""
+            complete.add(c)
     extra = [c for c in OPTIONAL_COLUMNS if c in data]
     data = data[TIDY_COLUMNS + extra]
     text_cols = [c for c in TIDY_COLUMNS + extra if c not in ("value", "age", "egfr", "source_row", "sample_date")]
     for c in text_cols:
+        if c in complete and isinstance(data[c].dtype, pd.StringDtype):
+            continue  # already text, nothing missing (filling would scan every cell for nothing)
         data[c] = data[c].fillna("").astype(str)
     data["value"] = data["value"].astype(float)
     data["age"] = pd.to_numeric(data["age"], errors="coerce")
     data["egfr"] = pd.to_numeric(data["egfr"], errors="coerce")
     data["source_row"] = pd.to_numeric(data["source_row"], errors="coerce").astype("Int64")
-    data["sample_date"] = pd.to_datetime(pd.Series([_to_ts(d) for d in data["sample_date"]], dtype="object"), errors="coerce")
+    data["sample_date"] = _to_datetime(data["sample_date"])
     return data
+
+
+def _to_datetime(col: pd.Series) -> pd.Series:
+    """Dates (datetime.date, text, None) -> datetime64, converting each distinct value once."""
+    codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+    conv = pd.to_datetime(pd.Series([_to_ts(d) for d in uniques] + [pd.NaT], dtype="object"), errors="coerce")
+    out = conv.iloc[np.where(codes < 0, len(uniques), codes)]
+    out.index = col.index
+    return out
 
 
 def _to_ts(d: Any) -> Any:
@@ -776,20 +809,51 @@ def _flag_magnitude(data: pd.DataFrame, problems: _Problems) -> None:
     from ..ranges import plausible_bounds
 
     bounds = plausible_bounds()
-    for (marker, unit), idx in data.groupby(["marker", "unit"], sort=False).groups.items():
-        b = bounds.get((marker, unit))
+    marker = data["marker"].to_numpy(dtype=object)
+    unit = data["unit"].to_numpy(dtype=object)
+    value = data["value"].to_numpy(dtype=float)
+    # (marker, unit) pairs in order of first appearance, as groupby(sort=False) gives them
+    codes = _group_codes([marker, unit])
+    first = np.unique(codes, return_index=True)[1]
+    flags = None
+    for k in np.argsort(first, kind="stable"):
+        m, u = marker[first[k]], unit[first[k]]
+        b = bounds.get((m, u))
         if b is None:
             continue
         lo, hi = b
-        v = data.loc[idx, "value"].to_numpy()
-        off = (v > hi * math.sqrt(1000)) | (v < lo / math.sqrt(1000))
-        for i in np.asarray(idx)[off]:
-            row = data.loc[i]
-            data.at[i, "flags"] = _add_flag(data.at[i, "flags"], "UNIT_MAGNITUDE")
+        off = np.flatnonzero((codes == k) & ((value > hi * math.sqrt(1000)) | (value < lo / math.sqrt(1000))))
+        if not off.size:
+            continue
+        if flags is None:
+            flags = data["flags"].to_numpy(dtype=object).copy()
+            src = [data[c].to_numpy(dtype=object) for c in ("source_file", "source_sheet", "source_row", "source_column", "raw_value")]
+        for i in off:
+            flags[i] = _add_flag(flags[i], "UNIT_MAGNITUDE")
             problems.add(
-                "warning", row["source_file"], row["source_sheet"], int(row["source_row"]), row["source_column"], row["raw_value"],
-                f"{marker} {row['value']:g} {unit} is about 1000x outside every published interval ({lo:g}–{hi:g} {unit}): is the unit right?",
+                "warning", src[0][i], src[1][i], int(src[2][i]), src[3][i], src[4][i],
+                f"{m} {value[i]:g} {u} is about 1000x outside every published interval ({lo:g}–{hi:g} {u}): is the unit right?",
             )
+    if flags is not None:
+        data["flags"] = pd.Series(flags, index=data.index, dtype=data["flags"].dtype)
+
+
+def _group_codes(columns: list[np.ndarray]) -> np.ndarray:
+    """A small non-negative integer per distinct combination of the columns' values (equal rows, equal codes)."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    size = 1
+    for col in columns:
+        if len(col) and bool((col == col[0]).all()):
+            continue  # one value throughout (often specimen, kind): nothing to tell apart
+        c, u = pd.factorize(col)
+        c = np.where(c < 0, len(u), c)  # missing values are a value of their own
+        width = len(u) + 1
+        if size * width >= 2**62:
+            key, uniq = pd.factorize(key)
+            size = len(uniq)
+        key = key * width + c
+        size *= width
+    return pd.factorize(key)[0] if size > 1 else key
 
 
 def _add_flag(flags: str, code: str) -> str:
@@ -804,21 +868,28 @@ def _report_duplicates(data: pd.DataFrame, problems: _Problems) -> None:
     if data.empty:
         return
     keys = ["subject_id", "timepoint", "marker", "specimen", "kind"]
-    dup = data.duplicated(keys, keep=False)
-    if not dup.any():
+    key = _group_codes([data[k].to_numpy(dtype=object) for k in keys])
+    dup = np.flatnonzero(np.bincount(key)[key] > 1)
+    if not dup.size:
         return
-    for _, g in data.loc[dup].groupby(keys, sort=False):
-        vals = g["value"].to_numpy()
+    groups: dict[int, list[int]] = {}
+    for i in dup:  # groups in order of first appearance, rows in table order (as groupby(sort=False))
+        groups.setdefault(int(key[i]), []).append(int(i))
+    col = {c: data[c].to_numpy(dtype=object) for c in ("source_file", "source_sheet", "source_row", "source_column", "raw_value", "subject_id", "timepoint", "marker")}
+    value = data["value"].to_numpy(dtype=float)
+    flags = data["flags"].to_numpy(dtype=object).copy()
+    for rows in groups.values():
+        vals = value[rows]
         same = np.allclose(vals, vals[0], rtol=1e-9)
-        where = "; ".join(f"{r.source_file}" + (f" [{r.source_sheet}]" if r.source_sheet else "") + f" row {r.source_row}" for r in g.itertuples())
+        where = "; ".join(f"{col['source_file'][r]}" + (f" [{col['source_sheet'][r]}]" if col["source_sheet"][r] else "") + f" row {col['source_row'][r]}" for r in rows)
         what = "the same value" if same else "different values " + ", ".join(f"{v:g}" for v in vals)
-        for i in g.index:
-            r = data.loc[i]
-            data.at[i, "flags"] = _add_flag(data.at[i, "flags"], "DUPLICATE")
+        for r in rows:
+            flags[r] = _add_flag(flags[r], "DUPLICATE")
             problems.add(
-                "warning", r["source_file"], r["source_sheet"], int(r["source_row"]), r["source_column"], r["raw_value"],
-                f"duplicate: subject {r['subject_id']!r}, timepoint {r['timepoint']!r}, {r['marker']} appears {len(g)} times with {what} ({where}); all kept, none averaged",
+                "warning", col["source_file"][r], col["source_sheet"][r], int(col["source_row"][r]), col["source_column"][r], col["raw_value"][r],
+                f"duplicate: subject {col['subject_id'][r]!r}, timepoint {col['timepoint'][r]!r}, {col['marker'][r]} appears {len(rows)} times with {what} ({where}); all kept, none averaged",
             )
+    data["flags"] = pd.Series(flags, index=data.index, dtype=data["flags"].dtype)
 
 
 def progress_printer(stream=None) -> Callable[[int, int, str], None] | None:

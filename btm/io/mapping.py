@@ -209,6 +209,8 @@ def mapping_to_toml(entries: list[dict[str, Any]], *, dayfirst: bool | None = No
         lines.append(f"layout = {_toml_str(e['layout'])}")
         if e.get("timepoint"):
             lines.append(f"timepoint = {_toml_str(e['timepoint'])}")
+        if e.get("specimen"):
+            lines.append(f"specimen = {_toml_str(e['specimen'])}")
         lines.append("")
         lines.append("[sheets.columns]")
         for header, role in e["columns"].items():
@@ -221,5 +223,10 @@ def mapping_to_toml(entries: list[dict[str, Any]], *, dayfirst: bool | None = No
                     lines.append(f"{_toml_str(header)} = {_toml_str(unit)}")
                 else:
                     lines.append(f"# {_toml_str(header)} = \"\"    # no unit found: fill in and uncomment")
+        if e.get("lod"):
+            lines.append("")
+            lines.append("[sheets.lod]")
+            for marker, lod in e["lod"].items():
+                lines.append(f"{marker} = {lod!r}")
         lines.append("")
     return "\n".join(lines) + "\n"

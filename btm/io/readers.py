@@ -189,6 +189,27 @@ def _short(exc: BaseException) -> str:
 _F_TAG = re.compile(rb"<(?:\w+:)?f[ >/]")
 
 
+def _has_formula_tag(window: bytes) -> bool:
+    """``_F_TAG.search(window)``, fast: a formula element (``<f>``, ``<x:f ...>``) needs ``<f`` or
+    ``:f`` followed by one of `` >/``; the regular expression (slow on megabytes of tags) runs
+    only to confirm such a candidate."""
+    # "f" is rare in sheets of numbers: look at each one (a one-byte search is very fast)
+    i, seen = window.find(b"f"), 0
+    while i != -1 and seen < 256:
+        if window[i - 1 : i] in (b"<", b":") and window[i + 1 : i + 2] in (b" ", b">", b"/"):
+            return _F_TAG.search(window) is not None
+        i, seen = window.find(b"f", i + 1), seen + 1
+    if i == -1:
+        return False
+    for lead in (b"<f", b":f"):  # many "f" (text): search for the two leads instead
+        i = window.find(lead)
+        while i != -1:
+            if window[i + 2 : i + 3] in (b" ", b">", b"/"):
+                return _F_TAG.search(window) is not None
+            i = window.find(lead, i + 2)
+    return False
+
+
 def _check_zip(p: Path, shown: str, limits: Limits) -> dict[str, list[tuple[int, int, str]]]:
     """Check a zip container before a reader touches it; return uncached formulas by part name.
 
@@ -224,9 +245,9 @@ def _check_zip(p: Path, shown: str, limits: Limits) -> dict[str, list[tuple[int,
                             raise FileTooLargeError(_bomb_message(None, limits), path=shown)
                         if is_xml:
                             window = tail + chunk
-                            if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+                            if b"!" in window and (b"<!DOCTYPE" in window or b"<!ENTITY" in window):  # "!" is rare: a fast first test
                                 needs_dtd_check = True
-                            if "worksheets/" in info.filename and _F_TAG.search(window):
+                            if not needs_formula_scan and "worksheets/" in info.filename and _has_formula_tag(window):
                                 needs_formula_scan = True
                             tail = chunk[-16:]
             except FileTooLargeError:
