@@ -437,10 +437,9 @@ def load_biovariation(path: str | Path | None = None) -> dict[tuple[str, str], B
             mk, spec = r["marker"].strip(), (r["specimen"].strip().lower() or "serum")
             if mk not in markers:
                 raise RangesError(f"{p}, row {line}: unknown marker {mk!r}")
-            is_default = r["default"].strip().lower() in ("yes", "y", "true", "1", "x") or origin == "user"
-            if not is_default or (mk, spec) in out and out[(mk, spec)].source.startswith("user"):
-                continue
-            if (mk, spec) in out and origin == "shipped":
+            # the user's file is read first and every row of it counts; of the shipped rows, the defaults
+            is_default = origin == "user" or r["default"].strip().lower() in ("yes", "y", "true", "1", "x")
+            if not is_default or (mk, spec) in out:
                 continue
             cvi = _num(r["cvi_pct"], p, line, "cvi_pct") / 100
             cva = _num(r["cva_pct"], p, line, "cva_pct") / 100
