@@ -1,0 +1,10 @@
+"""The report: one Excel workbook of a trial (:func:`write_report`) and optional PNG figures.
+
+This is the only part of btm that rounds or formats numbers, and it does so with Excel number
+formats: the cells hold the values exactly as computed.
+"""
+
+from .excel import SHEETS, write_report
+from .figures import FigureFile, write_figures
+
+__all__ = ["SHEETS", "FigureFile", "write_figures", "write_report"]
