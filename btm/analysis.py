@@ -114,6 +114,39 @@ def _ratio_changes(balance: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame
     return out[CHANGE_COLUMNS]
 
 
+NO_GROUP = "(no group)"
+
+
+def _changes_per_arm(
+    results: pd.DataFrame, order: TimepointOrder, limits: dict, *, fixed_baseline: bool, notes: list[str]
+) -> tuple[pd.DataFrame, dict[str, TimepointOrder]]:
+    """Changes of each arm from its baseline: the given baseline, or the arm's first timepoint.
+
+    Arms (or files) with their own visit labels, e.g. pre/post beside Baseline/Week 12, are each
+    paired within their own timepoints, never across label sets.
+    """
+    frames, orders = [], {}
+    for g, sub in results.groupby("group", sort=False):
+        present = set(sub["timepoint"])
+        labels = tuple(t for t in order.order if t in present)
+        base = order.baseline if fixed_baseline else (labels[0] if labels else "")
+        if len(labels) < 2 or base not in labels:
+            notes.append(f"arm {g!r}: no change computed (timepoints {', '.join(labels) or 'none'}; baseline {base!r})")
+            continue
+        if base != order.baseline:
+            notes.append(f"arm {g!r}: baseline {base!r} (its first timepoint)")
+        o = TimepointOrder(labels, base, order.basis)
+        orders[str(g)] = o
+        frames.append(changes(sub, o, limits))
+    if not frames:
+        return pd.DataFrame(columns=CHANGE_COLUMNS), orders
+    out = pd.concat(frames, ignore_index=True)
+    rank = order.rank()
+    out["_tp"] = out["timepoint_to"].map(rank)
+    out = out.sort_values(["marker", "_tp", "group", "subject_id"], kind="stable").drop(columns="_tp")
+    return out.reset_index(drop=True), orders
+
+
 def _balance_change(balance: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame:
     b = balance.copy()
     base = b[b["timepoint"] == order.baseline].drop_duplicates("subject_id").set_index("subject_id")["balance_index"]
@@ -149,13 +182,22 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
     notes: list[str] = []
     if data.empty:
         raise AnalysisError("no results to analyse")
-    data, note = sequence_dates(data)
-    if note:
-        notes.append(note)
     if "group" not in data or (data["group"].astype(str) == "").all():
         data = data.copy()
-        data["group"] = data.get("group", "").replace("", "all subjects") if "group" in data else "all subjects"
+        data["group"] = "all subjects"
         notes.append("no group column: all subjects analysed as one arm")
+    elif (data["group"].astype(str) == "").any():
+        data = data.copy()
+        data.loc[data["group"].astype(str) == "", "group"] = NO_GROUP
+        notes.append(f"results without a group label are analysed as the arm {NO_GROUP!r}")
+    # arms whose only timepoints are draw dates (no visit labels): samples numbered in date order
+    parts = []
+    for g, sub in data.groupby("group", sort=False):
+        sub, note = sequence_dates(sub)
+        if note:
+            notes.append(f"arm {g!r}: {note}")
+        parts.append(sub)
+    data = pd.concat(parts).loc[data.index] if len(parts) > 1 else parts[0]
     order = order_timepoints(data, explicit=opts.timepoint_order or None, baseline=opts.baseline)
     if len(order.order) < 2:
         raise AnalysisError(f"only one timepoint ({order.order[0]!r}): a change needs two; check the visit column or the mapping")
@@ -163,7 +205,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
     interp = interpret(data, ranges=opts.ranges or None)
     bv = load_biovariation(opts.biovar)
     limits = rcv_limits(bv, method=opts.rcv)
-    ch = changes(interp.results, order, limits)
+    ch, arm_orders = _changes_per_arm(interp.results, order, limits, fixed_baseline=opts.baseline is not None, notes=notes)
     groups = [g for g in pd.unique(interp.results["group"].astype(str)) if g]
     control = opts.control
     if control is not None and control not in groups:
@@ -185,7 +227,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
         if opts.population not in POPULATIONS:
             raise AnalysisError(f"population {opts.population!r} must be one of {', '.join(POPULATIONS)}")
         populations = {g: (opts.population, "as given") for g in populations}
-    ratio_ch = _ratio_changes(interp.balance, order)
+    ratio_ch = pd.concat([_ratio_changes(interp.balance[interp.balance["group"] == g], o) for g, o in arm_orders.items()] or [pd.DataFrame(columns=CHANGE_COLUMNS)], ignore_index=True)
     both = pd.concat([ch, ratio_ch], ignore_index=True) if len(ratio_ch) else ch
     cohort = cohort_stats(both, test=opts.test, adjust=opts.adjust)
     if len(cohort):
@@ -198,7 +240,8 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
             lmm = mixed_model_tests(interp.results, order=list(order.order), control=control, adjust=opts.adjust)
             between = pd.concat([between, lmm], ignore_index=True)
     ev = compare_with_evidence(
-        cohort, between, arm_types=arm_types, populations={g: p for g, (p, _) in populations.items()}, timepoint=order.order[-1]
+        cohort, between, arm_types=arm_types, populations={g: p for g, (p, _) in populations.items()},
+        timepoints={g: o.order[-1] for g, o in arm_orders.items()},
     )
     n_pairs = int(ch["log_ratio"].notna().sum()) if len(ch) else 0
     notes.append(f"{n_pairs} complete subject × marker pairs (baseline → follow-up), formed by subject id and timepoint")

@@ -282,14 +282,17 @@ def _print_analysis_summary(a, file=None) -> None:
         print(n, file=out)
     if a.cohort.empty:
         return
-    last = a.order.order[-1]
-    c = a.cohort[(a.cohort["timepoint_to"] == last) & ~a.cohort["marker"].str.contains("/")]
+    # each arm: baseline -> its last timepoint
+    rank = a.order.rank()
+    c = a.cohort[~a.cohort["marker"].str.contains("/")]
+    last = c.assign(_r=c["timepoint_to"].map(rank)).groupby("group")["_r"].transform("max")
+    c = c[c["timepoint_to"].map(rank) == last]
     rows = []
     for r in c.itertuples(index=False):
-        vs = a.between[(a.between["group"] == r.group) & (a.between["marker"] == r.marker) & (a.between["timepoint_to"] == last)] if len(a.between) else pd.DataFrame()
+        vs = a.between[(a.between["group"] == r.group) & (a.between["marker"] == r.marker) & (a.between["timepoint_to"] == r.timepoint_to)] if len(a.between) else pd.DataFrame()
         rows.append({
-            "arm": r.group, "marker": r.marker, "n": r.n,
-            f"% change {a.order.baseline}→{last} (95% CI)": f"{r.gm_pct_change:+.1f} ({r.gm_pct_ci_low:+.1f}, {r.gm_pct_ci_high:+.1f})" if r.n >= 2 else "",
+            "arm": r.group, "marker": r.marker, "n": r.n, "from → to": f"{r.timepoint_from} → {r.timepoint_to}",
+            "% change (95% CI)": f"{r.gm_pct_change:+.1f} ({r.gm_pct_ci_low:+.1f}, {r.gm_pct_ci_high:+.1f})" if r.n >= 2 else "",
             "p adj": _fmt_p(r.p_adj),
             "vs control % (95% CI)": f"{vs['pct_difference'].iat[0]:+.1f} ({vs['pct_ci_low'].iat[0]:+.1f}, {vs['pct_ci_high'].iat[0]:+.1f})" if len(vs) and pd.notna(vs['pct_difference'].iat[0]) else "",
             "p adj vs control": _fmt_p(vs["p_adj"].iat[0]) if len(vs) else "",

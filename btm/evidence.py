@@ -151,9 +151,9 @@ def compare_with_evidence(
     *,
     arm_types: dict[str, str],
     populations: dict[str, str],
-    timepoint: str | None = None,
+    timepoints: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Annotate each arm × marker result (baseline -> ``timepoint``, default the last) against the literature.
+    """Annotate each arm × marker result (baseline -> the arm's last timepoint, ``timepoints``) against the literature.
 
     ``observed`` is the direction of the geometric mean change when its multiplicity-adjusted p
     is below 0.05 (else ``no_change``). The expectation is the majority direction of the evidence
@@ -163,10 +163,10 @@ def compare_with_evidence(
     """
     if cohort.empty:
         return pd.DataFrame(columns=EVIDENCE_COLUMNS)
-    last = timepoint or list(dict.fromkeys(cohort["timepoint_to"]))[-1]
+    fallback = list(dict.fromkeys(cohort["timepoint_to"]))[-1]
+    last_of = timepoints or {}
     rows = []
-    sel = cohort[cohort["timepoint_to"] == last]
-    bg = between[(between["timepoint_to"] == last)] if len(between) else between
+    sel = cohort[[t == last_of.get(g, fallback) for g, t in zip(cohort["group"], cohort["timepoint_to"], strict=True)]]
     for r in sel.itertuples(index=False):
         ex = arm_types.get(r.group, "")
         pop = populations.get(r.group, "any")
@@ -176,7 +176,7 @@ def compare_with_evidence(
             observed = "increase" if r.gm_pct_change > 0 else "decrease"
         else:
             observed = "no_change"
-        vs = bg[(bg["group"] == r.group) & (bg["marker"] == r.marker)] if len(bg) else bg
+        vs = between[(between["group"] == r.group) & (between["marker"] == r.marker) & (between["timepoint_to"] == r.timepoint_to)] if len(between) else between
         vs_pct = float(vs["pct_difference"].iat[0]) if len(vs) else math.nan
         vs_p = float(vs["p"].iat[0]) if len(vs) else math.nan
         if ex == "control":
