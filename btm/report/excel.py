@@ -500,7 +500,7 @@ def _pretty(code: str) -> str:
 
 def _versions() -> str:
     parts = [f"Python {platform.python_version()}"]
-    for pkg in ("pandas", "numpy", "scipy", "statsmodels", "xlsxwriter"):
+    for pkg in ("pandas", "numpy", "scipy", "pint", "python-calamine", "xlsxwriter"):
         try:
             parts.append(f"{pkg} {metadata.version(pkg)}")
         except metadata.PackageNotFoundError:
