@@ -547,8 +547,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("error: out of memory; try fewer or smaller files", file=sys.stderr)
         return 1
+    except OSError as exc:  # the file system said no (an output folder that is a file, no permission, a full disk)
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: still one line, and how to see more
         if args.debug:
             raise
-        print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it", file=sys.stderr)
+        text = (str(exc).strip().splitlines() or [""])[0][:300]  # one line, whatever the exception holds
+        print(f"error: internal error ({type(exc).__name__}: {text}); rerun with --debug and report it", file=sys.stderr)
         return 1

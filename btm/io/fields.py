@@ -95,6 +95,9 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "_ignore": ("patient name", "name", "surname", "first name", "last name", "full name", "reference range", "ref range", "flag", "abnormal flag", "h l"),
 }
 
+#: Header cells longer than this are not read as column names (no real header is this long).
+MAX_HEADER_CHARS = 255
+
 _INDEX: dict[str, str] = {}
 for _field, _names in FIELD_NAMES.items():
     for _n in _names:
@@ -105,8 +108,11 @@ def field_for_header(header: str) -> str | None:
     """The tidy column a header names (``"subject_id"``, ``"sample_date"`` …), or ``None``.
 
     Bracketed parts are ignored if the whole header does not match (``Age (years)``,
-    ``eGFR (mL/min/1.73m²)``).
+    ``eGFR (mL/min/1.73m²)``). Text longer than :data:`MAX_HEADER_CHARS` names nothing (and is
+    not searched: stripping brackets is quadratic in the worst case).
     """
+    if len(str(header)) > MAX_HEADER_CHARS:
+        return None
     key = normalize_name(header).replace(" ", "")
     if key in _INDEX:
         return _INDEX[key]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..markers import match_marker
-from .fields import _parse_time, field_for_header
+from .fields import MAX_HEADER_CHARS, _parse_time, field_for_header
 from .mapping import SheetMapping
 from .values import cell_text
 
@@ -58,7 +58,7 @@ class SheetLayout:
         return [c for c in self.columns if c.role == "marker"]
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=32768)  # a header row may have 16,384 distinct cells
 def _is_unit(text: str) -> bool:
     from ..errors import UnitParseError
     from ..units import parse_unit
@@ -73,10 +73,12 @@ def _is_unit(text: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=32768)  # a header row may have 16,384 distinct cells
 def split_header(text: str) -> tuple[str, str]:
     """``(name, unit)`` of a header: ``"PINP (ng/mL)"`` -> ``("PINP", "ng/mL")``; no unit -> ``(text, "")``."""
     t = " ".join(str(text).split())
+    if len(t) > MAX_HEADER_CHARS:
+        return t, ""
     m = re.match(r"^(.*?)[\s,;]*[\(\[\{]([^\(\)\[\]\{\}]*)[\)\]\}]\s*$", t)
     if m and m.group(1).strip() and _is_unit(m.group(2)):
         return m.group(1).strip(), m.group(2).strip()
@@ -101,11 +103,11 @@ class HeaderClass:
     unit: str = ""
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=32768)  # a header row may have 16,384 distinct cells
 def classify_header(text: str) -> HeaderClass:
     """What a header cell names: a tidy field, a marker (with unit), or nothing."""
     t = str(text).strip()
-    if not t:
+    if not t or len(t) > MAX_HEADER_CHARS:
         return HeaderClass("")
     f = field_for_header(t)
     if f == "_ignore":

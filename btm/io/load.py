@@ -49,8 +49,17 @@ _META_NORM = ["sex", "menopausal_status", "fasting", "age", "egfr"]
 _MAX_RAW = 200  # raw text longer than this is shortened in the problem list
 
 
+_MAX_REASON = 600  # a reason quoting a huge cell is cut in the middle (its explanation is at the end)
+
+
 def _short(text: str) -> str:
     return text if len(text) <= _MAX_RAW else text[:_MAX_RAW] + f"… ({len(text):,} characters)"
+
+
+def _short_reason(text: str) -> str:
+    if len(text) <= _MAX_REASON:
+        return text
+    return text[:300] + f" … [{len(text) - 450:,} characters cut] … " + text[-150:]
 
 
 def _col_letter(j: int) -> str:
@@ -71,7 +80,7 @@ class _Problems:
         self.rows: list[tuple[Any, ...]] = []
 
     def add(self, severity: str, file: str, sheet: str, row: int | None, column: str, raw: str, reason: str) -> None:
-        self.rows.append((severity, file, sheet, row, column, _short(raw), reason))
+        self.rows.append((severity, file, sheet, row, column, _short(raw), _short_reason(reason)))
 
     def frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self.rows, columns=PROBLEM_COLUMNS)
@@ -386,7 +395,7 @@ def _meta(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: _Probl
             warn(c, probs)
     c = layout.by_role("sample_date")
     if c is not None:
-        dp = parse_dates(grid[:, c.index], dayfirst=dayfirst)
+        dp = parse_dates(grid[:, c.index], dayfirst=dayfirst, date1904=raw.date1904)
         out["sample_date"] = dp.date
         out["_time_from_date"] = dp.time
         warn(c, dp.problems)
@@ -400,7 +409,7 @@ def _meta(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: _Probl
         out["sample_time"] = out["_time_from_date"]
     c = layout.by_role("dob")
     if c is not None and "age" not in out:
-        dp = parse_dates(grid[:, c.index], dayfirst=dayfirst, two_digit_years=False)
+        dp = parse_dates(grid[:, c.index], dayfirst=dayfirst, date1904=raw.date1904, two_digit_years=False)
         warn(c, dp.problems)
         ages = np.full(n, np.nan)
         sd = out.get("sample_date")

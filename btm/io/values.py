@@ -59,7 +59,9 @@ _VALUE_RE = re.compile(
     r"(?P<num>[+-]?(?:[0-9][0-9.,'\u00a0\u202f ]*[0-9]|[0-9])(?:[eE][+-]?[0-9]+)?|[+-]?[.,][0-9]+)"
     r"\s*(?P<unit>[^0-9\s<>=.,+-].*)?$"
 )
-_SIMPLE_NUMBER = r"^\s*[0-9]+(?:\.[0-9]+)?\s*$"
+# at most 15 integer digits: pd.to_numeric reads longer digit runs as Python ints, which overflow
+# float (or exceed int's digit limit) and raise; they take the general path (rejected as infinite)
+_SIMPLE_NUMBER = r"^\s*[0-9]{1,15}(?:\.[0-9]+)?\s*$"
 _LOD_RE = re.compile(
     r"^(?:(?:<|<=|≤|less than|below)\s*(?:the\s+)?)?"
     r"(?:lod|lloq|loq|llq|dl|mdl|lld|detection limit|limit of detection|limit of quantitation|"
@@ -344,7 +346,7 @@ def parse_values(cells: Any, *, decimal: str | None = None, lod: float | None = 
         if simple.any():
             sv = pd.to_numeric(texts[simple].str.strip()).to_numpy(dtype=float)
             idx = str_idx[simple]
-            ok = sv > 0
+            ok = np.isfinite(sv) & (sv > 0)
             value[idx[ok]] = sv[ok]
             status[idx[ok]] = OK
             for i, x in zip(idx[~ok], sv[~ok], strict=True):
