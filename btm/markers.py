@@ -43,7 +43,7 @@ _NOISE_WORDS = frozenset(
         "level", "levels", "conc", "concentration", "result", "results", "value", "values", "test",
         "assay", "ecl", "eclia", "elecsys", "cobas", "roche", "ids", "isys", "orion", "ria", "elisa",
         "eia", "access", "beckman", "diasorin", "liaison", "vitros", "immunoassay", "measured",
-        "of", "the", "lab", "marker", "bone", "turnover",
+        "of", "the", "lab", "marker", "turnover",
     }
 )
 
@@ -86,6 +86,7 @@ class Marker:
     serum_synonyms: tuple[str, ...] = ()
     urine_synonyms: tuple[str, ...] = ()
     variants: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    not_words: tuple[str, ...] = ()
     molecular_weight: float | None = None
     molecular_weight_note: str = ""
     loinc: dict[str, str] = field(default_factory=dict)
@@ -142,6 +143,7 @@ def catalog() -> dict[str, Marker]:
             serum_synonyms=tuple(entry.get("serum_synonyms", ())),
             urine_synonyms=tuple(entry.get("urine_synonyms", ())),
             variants={k: tuple(v) for k, v in entry.get("variants", {}).items()},
+            not_words=tuple(normalize_name(w) for w in entry.get("not_words", ())),
             molecular_weight=entry.get("molecular_weight"),
             molecular_weight_note=entry.get("molecular_weight_note", ""),
             loinc=dict(entry.get("loinc", {})),
@@ -225,7 +227,12 @@ def match_marker(header: str) -> MarkerMatch | None:
         mid, specimen, syn = entry
         return MarkerMatch(mid, specimen or _specimen_from_tokens(tokens), markers[mid].variant_of(tokens), syn)
 
+    present = set(tokens)
+
     def unique(entries: list[tuple[str, str | None, str]]) -> tuple[str, str | None, str] | None:
+        entries = [e for e in entries if not present & set(markers[e[0]].not_words)]
+        if not entries:
+            return None
         ids = {e[0] for e in entries}
         if len(ids) != 1:
             return None

@@ -92,6 +92,10 @@ def test_every_synonym_resolves_to_its_marker():
         ("Bone alkaline phosphatase", "BALP", None, ""),
         ("Deoxypyridinoline", "DPD", None, ""),
         ("urinary CrossLaps", "CTX1", "urine", ""),
+        # "bone" rules total ALP out: these name the bone isoenzyme
+        ("Bone Specific Alk Phos", "BALP", None, ""),
+        ("ALP bone", "BALP", None, ""),
+        ("Alk Phos", "ALP", None, ""),
     ],
 )
 def test_lis_names_match(header, marker, specimen, variant):
