@@ -201,13 +201,14 @@ def test_table_sheets_header_in_row_1_and_page_setup(wb, name):
     # one page wide (1 is the OOXML default, so it may be omitted), as many pages tall as needed;
     # the wide data sheets print two pages wide with their first three (id) columns on every page
     assert ws.sheet_properties.pageSetUpPr.fitToPage
-    wide = name in ("Results", "Balance", "Changes")
+    repeat = {"Results": "$A:$C", "Balance": "$A:$C", "Changes": "$A:$C", "Group statistics": "$A:$B", "Between groups": "$A:$B"}
+    wide = name in repeat
     assert ws.page_setup.fitToWidth in ((2,) if wide else (None, 1)) and ws.page_setup.fitToHeight == 0
     assert not ws.print_options.gridLines
     if name != "Figures":
         assert ws.print_title_rows == "$1:$1"  # the header repeats on every printed page
     if wide:
-        assert ws.print_title_cols == "$A:$C"
+        assert ws.print_title_cols == repeat[name]
 
 
 def test_document_properties(wb):

@@ -1222,9 +1222,9 @@ def _changes(w: _Writer, a: Any) -> None:
 
 
 def _stats(w: _Writer, a: Any) -> None:
-    s = w.sheet("Group statistics")
+    s = w.sheet("Group statistics", pages_wide=2, repeat_columns=2)
     w.table(s, a.cohort, COHORT_COLS, freeze_col=1, empty_text="none")
-    s = w.sheet("Between groups")
+    s = w.sheet("Between groups", pages_wide=2, repeat_columns=2)
     empty = "none: no control arm (name it with --control)" if not a.control else "none"
     w.table(
         s,
