@@ -104,18 +104,21 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-size", type=float, metavar="MB", help="largest input file to read, in MB (default 512; zip content 4x)")
 
 
-def _import(args: argparse.Namespace):
+def _import(args: argparse.Namespace, study=None):
+    """Read the command's inputs; with a study file, its inputs and settings (the command line wins)."""
     from .io import read_results
     from .io.load import progress_printer
     from .io.mapping import load_mapping
     from .io.readers import Limits
 
-    mapping = load_mapping(args.mapping) if args.mapping else None
+    inputs, mapping_path, dayfirst, decimal = args.inputs, args.mapping, args.dayfirst, args.decimal
+    if study is not None:
+        inputs, mapping_path = study.inputs, mapping_path or study.mapping
+        dayfirst = dayfirst if dayfirst is not None else study.dayfirst
+        decimal = decimal or study.decimal
+    mapping = load_mapping(mapping_path) if mapping_path else None
     limits = Limits.scaled(args.max_size) if args.max_size else None
-    return read_results(
-        args.inputs, mapping=mapping, dayfirst=args.dayfirst, decimal=args.decimal,
-        limits=limits, progress=progress_printer(),
-    )
+    return read_results(inputs, mapping=mapping, dayfirst=dayfirst, decimal=decimal, limits=limits, progress=progress_printer())
 
 
 def _print_import_summary(result, *, file=None) -> None:
@@ -138,6 +141,7 @@ def _sibling(path: str, suffix: str) -> str:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from .errors import StrictModeError
+    from .io.load import first_rejection
     from .io.mapping import load_mapping, mapping_to_toml
     from .io.write import write_csv
 
@@ -160,18 +164,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     if args.strict and len(result.rejected):
         raise StrictModeError(
             f"{len(result.rejected)} value(s) rejected (--strict); see {rejected_path}. First: "
-            + _first_rejection_text(result)
+            + first_rejection(result)
         )
     write_csv(result.data, args.output)
     write_csv(result.warnings, warnings_path)
     print(f"wrote {args.output} ({len(result.data)} results), {rejected_path} ({len(result.rejected)}), {warnings_path} ({len(result.warnings)})", file=sys.stderr)
     return 0
-
-
-def _first_rejection_text(result) -> str:
-    r = result.rejected.iloc[0]
-    sheet = f", sheet {r.source_sheet!r}" if r.source_sheet else ""
-    return f"{r.source_file}{sheet}, row {r.source_row}, column {r.column}: {r.reason} (raw {r.raw_value!r})"
 
 
 def _cmd_interpret(args: argparse.Namespace) -> int:
@@ -239,23 +237,14 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
 def _run_analysis(args: argparse.Namespace):
     """(import result, analysis result, study or None) from files or a study TOML."""
     from .analysis import AnalysisOptions, analyze, load_study
-    from .io import load_mapping, read_results
-    from .io.load import progress_printer
-    from .io.readers import Limits
 
     study = None
     if len(args.inputs) == 1 and args.inputs[0].lower().endswith(".toml"):
         study = load_study(args.inputs[0])
         opts = study.options
-        mapping = load_mapping(args.mapping or study.mapping) if (args.mapping or study.mapping) else None
-        imported = read_results(
-            study.inputs, mapping=mapping, dayfirst=args.dayfirst if args.dayfirst is not None else study.dayfirst,
-            decimal=args.decimal or study.decimal, limits=Limits.scaled(args.max_size) if args.max_size else None,
-            progress=progress_printer(),
-        )
     else:
         opts = AnalysisOptions()
-        imported = _import(args)
+    imported = _import(args, study)
     # command-line options override the study file
     for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population"):
         v = getattr(args, name, None)

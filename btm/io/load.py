@@ -272,14 +272,15 @@ def read_results(
     _report_duplicates(data, problems)
     result = ImportResult(data=data, problems=problems.frame(), files=pd.DataFrame(file_rows), layouts=layouts)
     if strict and len(result.rejected):
-        raise StrictModeError(f"{len(result.rejected)} value(s) rejected (strict mode); first: " + _first_rejection(result))
+        raise StrictModeError(f"{len(result.rejected)} value(s) rejected (strict mode); first: " + first_rejection(result))
     return result
 
 
-def _first_rejection(result: ImportResult) -> str:
+def first_rejection(result: ImportResult) -> str:
+    """The first rejected value in one line: where, why, and its raw text."""
     r = result.rejected.iloc[0]
-    where = f"{r.source_file}" + (f", sheet {r.source_sheet!r}" if r.source_sheet else "") + f", row {r.source_row}, column {r.column}"
-    return f"{where}: {r.reason}"
+    sheet = f", sheet {r.source_sheet!r}" if r.source_sheet else ""
+    return f"{r.source_file}{sheet}, row {r.source_row}, column {r.column}: {r.reason} (raw {r.raw_value!r})"
 
 
 def _has_cells(raw: RawSheet) -> bool:
@@ -624,10 +625,11 @@ def _load_long(raw, layout, grid, meta, problems, decimal, lods, uncached, sm) -
                 m_id = override
                 break
             base, u = split_header(text)
-            mm = match_marker(base) or match_marker(text)
+            mm = match_marker(base)
+            if mm is None:
+                mm, u = match_marker(text), ""  # the whole name matched: the split-off part was not a unit
             if mm:
-                m_id, spec, var = mm.marker, mm.specimen or "", mm.variant
-                unit = u if mm is match_marker(base) or u else ""
+                m_id, spec, var, unit = mm.marker, mm.specimen or "", mm.variant, u
                 break
         marker_of.append(m_id)
         unit_of.append(unit)
