@@ -1,4 +1,5 @@
-"""What every reader shares: the bounds on an input (:class:`Limits`) and a sheet as a grid (:class:`RawSheet`)."""
+"""What every reader shares: the bounds on an input (:class:`Limits`), a sheet as a grid
+(:class:`RawSheet`), and a cell a reader could not take as one value (:class:`CellIssue`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,23 @@ SPREADSHEET_SUFFIXES = WORKBOOK_SUFFIXES + CSV_SUFFIXES
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 CONTROL = (KeyboardInterrupt, SystemExit, GeneratorExit)  # never turned into a file error
 ZIP_MAGIC = b"PK\x03\x04"
+
+
+class CellIssue(str):
+    """A cell that holds something a reader could not take as one value: an error cell, a cell
+    address that occurs twice with different contents. It is its text wherever text is read (a
+    subject column); a marker column rejects it with ``reason``, so it is never counted as blank.
+    """
+
+    reason: str
+
+    def __new__(cls, text: str, reason: str) -> CellIssue:
+        obj = super().__new__(cls, text)
+        obj.reason = reason
+        return obj
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # (pickling)
+        return str(self), self.reason
 
 
 @dataclass(frozen=True)

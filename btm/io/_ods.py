@@ -1,106 +1,186 @@
-"""OpenDocument spreadsheets (.ods): the grid each table spans and its error cells, from content.xml."""
+"""OpenDocument spreadsheets (.ods): content.xml read as XML structure (expat, namespace-aware).
+
+One pass before the reader runs gives, per table, the grid its cells span (repeated rows and
+cells count as often as they repeat, except the trailing empty ones LibreOffice pads every sheet
+with) and the cells a reader shows as empty: error cells and formulas without a value. A second
+pass (:func:`restore`) runs only when the reader's grid holds fewer values than the XML: it puts
+back the values the reader missed (for example under namespace prefixes it does not expect).
+Elements are matched by namespace, never by prefix or quoting.
+"""
 
 from __future__ import annotations
 
-import re
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-_ODS_TABLE = re.compile(rb"<table:table(?=[\s>])([^>]*)>")
-_ODS_NAME = re.compile(rb"""table:name\s*=\s*["']([^"']*)""")
-_ODS_ROW_START = re.compile(rb"<table:table-row(?=[\s>/])")
-_ODS_REPEAT = re.compile(rb"""number-(?:rows|columns)-repeated\s*=\s*["']\s*([0-9]+)""")
+__all__ = ["OdsTable", "ods_tables", "restore"]
 
-
-def ods_extents(zf: zipfile.ZipFile, member: str) -> list[tuple[str, int, int, list[tuple[int, int, str]]]]:
-    """(sheet, rows, columns, error cells) of each table of an OpenDocument spreadsheet.
-
-    Rows and columns: what the table spans, at most.
-
-    Repeated rows and cells (``number-rows-repeated``, ``number-columns-repeated``) count as
-    often as they repeat, except the trailing empty ones (LibreOffice fills every row to the last
-    column and the sheet to the last row with them; readers drop them). Error cells (#DIV/0!,
-    which readers give as empty) as (row0, col0, text).
-    """
-    text = zf.read(member)  # its size was checked against the budget above
-    out: list[tuple[str, int, int, list[tuple[int, int, str]]]] = []
-    has_errors = b'value-type="error"' in text
-    starts = []
-    for m in _ODS_TABLE.finditer(text):
-        nm = _ODS_NAME.search(m.group(1))
-        starts.append((m.start(), nm.group(1).decode("utf-8", "replace") if nm else ""))
-    for k, (pos, name) in enumerate(starts):
-        stop = starts[k + 1][0] if k + 1 < len(starts) else len(text)
-        height = last = width = 0
-        errors: list[tuple[int, int, str]] = []
-        for attrs, body in _ods_rows(text, pos, stop):
-            reps = _ods_repeat(attrs)
-            if has_errors and b'value-type="error"' in body:
-                found = _ods_row_errors(body)
-                for r in range(height, height + min(reps, 1000)):  # (a row repeated more often: its first 1,000)
-                    errors.extend((r, c, t) for c, t in found)
-            height += reps
-            w = _ods_row_width(body)
-            if w:
-                last, width = height, max(width, w)
-        out.append((name, last, width, errors))
-    return out
+_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+_CALCEXT = "urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
+_MAX_REPEAT = 1 << 40  # a repeat count beyond any grid (the extent check refuses it)
 
 
-_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell(?=[\s>/])([^>]*?)(/?)>")
-_ODS_TEXT = re.compile(rb"<text:p[^>]*>([^<]*)")
+@dataclass
+class OdsTable:
+    """One table of content.xml: its extent, its cells with content, and those a reader shows empty."""
+
+    name: str
+    rows: int = 0  # up to the last row with content
+    cols: int = 0  # up to the last column with content
+    values: int = 0  # cells with content, repeats counted (up to the extent)
+    errors: list[tuple[int, int, str]] = field(default_factory=list)  # (row0, col0, "#DIV/0!")
+    uncached: list[tuple[int, int, str]] = field(default_factory=list)  # (row0, col0, "=formula")
 
 
-def _ods_row_errors(body: bytes) -> list[tuple[int, str]]:
-    """(col0, text) of the error cells of one table row."""
-    out: list[tuple[int, str]] = []
-    col = 0
-    for m in _ODS_CELL.finditer(body):
-        attrs = m.group(1)
-        if b'value-type="error"' in attrs and not m.group(2):
-            t = _ODS_TEXT.search(body, m.end())
-            text = t.group(1).decode("utf-8", "replace").strip() if t else ""
-            out.append((col, text if text.startswith("#") else "#VALUE!"))
-        col += _ods_repeat(attrs)
-    return out
+def _repeat(attrs: dict[str, str], name: str) -> int:
+    text = attrs.get(f"{_TABLE}}}{name}", "1").strip()
+    return min(int(text[:13]), _MAX_REPEAT) if text.isdigit() else 1
 
 
-def _ods_rows(text: bytes, pos: int, stop: int):
-    """(attributes, body) of each table row between ``pos`` and ``stop``; a row ends where the next
-    begins at the latest (linear even when closing tags are missing)."""
-    starts = [m.start() for m in _ODS_ROW_START.finditer(text, pos, stop)] + [stop]
-    for a, b in zip(starts, starts[1:], strict=False):
-        close = text.find(b">", a, b)
-        if close < 0:
-            continue
-        attrs = text[a + len(b"<table:table-row") : close]
-        if attrs.endswith(b"/"):
-            yield attrs, b""
-            continue
-        end = text.rfind(b"</table:table-row>", close, b)
-        yield attrs, text[close + 1 : end if end >= 0 else b]
+class _Walker:
+    """Expat handlers: each cell of each table with its position, repeats and content."""
+
+    def __init__(self, on_cell: Callable[[OdsTable, int, int, int, int, dict[str, Any]], None]) -> None:
+        self.on_cell = on_cell
+        self.tables: list[OdsTable] = []
+        self.table: OdsTable | None = None
+        self.row = 0  # 0-based row of the current <table-row>
+        self.row_rep = 1
+        self.col = 0
+        self.cell: dict[str, Any] | None = None
+        self.depth = 0  # nesting inside the current cell (text:p, spans)
+        self.text: list[str] | None = None
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        if self.cell is not None:
+            self.depth += 1
+            if name == f"{_TEXT}}}p":
+                if self.cell["text"]:
+                    self.cell["text"].append("\n")
+                self.text = self.cell["text"]
+            elif name == f"{_TEXT}}}s" and self.text is not None:  # <text:s text:c="3"/>: spaces
+                c = attrs.get(f"{_TEXT}}}c", "1").strip()
+                self.text.append(" " * min(int(c[:6]) if c.isdigit() else 1, 1000))
+            return
+        if name == f"{_TABLE}}}table":
+            self.table = OdsTable(attrs.get(f"{_TABLE}}}name", ""))
+            self.tables.append(self.table)
+            self.row = 0
+        elif self.table is not None and name == f"{_TABLE}}}table-row":
+            self.row_rep, self.col = _repeat(attrs, "number-rows-repeated"), 0
+        elif self.table is not None and name in (f"{_TABLE}}}table-cell", f"{_TABLE}}}covered-table-cell"):
+            vtype = attrs.get(f"{_OFFICE}}}value-type") or attrs.get(f"{_CALCEXT}}}value-type") or ""
+            self.cell = {
+                "rep": _repeat(attrs, "number-columns-repeated"),
+                "type": vtype.strip(),
+                "calc_type": (attrs.get(f"{_CALCEXT}}}value-type") or "").strip(),
+                "value": attrs.get(f"{_OFFICE}}}value"),
+                "formula": attrs.get(f"{_TABLE}}}formula"),
+                "text": [],
+            }
+            self.depth = 0
+
+    def end(self, name: str) -> None:
+        if self.cell is not None:
+            if self.depth:
+                self.depth -= 1
+                if name == f"{_TEXT}}}p":
+                    self.text = None
+                return
+            cell, self.cell = self.cell, None
+            cell["text"] = "".join(cell["text"])
+            if self.table is not None:
+                self.on_cell(self.table, self.row, self.row_rep, self.col, cell["rep"], cell)
+            self.col += cell["rep"]
+            return
+        if name == f"{_TABLE}}}table-row":
+            self.row += self.row_rep
+        elif name == f"{_TABLE}}}table":
+            self.table = None
+
+    def chars(self, data: str) -> None:
+        if self.text is not None:
+            self.text.append(data)
 
 
-def _ods_repeat(attrs: bytes) -> int:
-    m = _ODS_REPEAT.search(attrs) if b"repeated" in attrs else None
-    return int(m.group(1)[:12]) if m else 1
+def _walk(zf: zipfile.ZipFile, member: str, on_cell) -> list[OdsTable]:
+    import pyexpat
+
+    walker = _Walker(on_cell)
+    parser = pyexpat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.StartElementHandler = walker.start
+    parser.EndElementHandler = walker.end
+    parser.CharacterDataHandler = walker.chars
+
+    def refuse(*_args):  # the zip guard refused DTDs already: never expand an entity here
+        raise ValueError("a DOCTYPE or entity declaration")
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    with zf.open(member) as fh:
+        parser.ParseFile(fh)
+    return walker.tables
 
 
-def _ods_row_width(body: bytes) -> int:
-    """Columns of a row up to its last cell that is not empty (empty: self-closing, no value)."""
-    end = len(body.rstrip())
-    while end:
-        i = body.rfind(b"<table:", 0, end)
-        last = body[i:end] if i >= 0 else b""
-        if i >= 0 and last.endswith(b"/>") and b"value-type" not in last and last.count(b"<") == 1:
-            end = i
-            while end and body[end - 1] in b" \t\r\n":
-                end -= 1
-            continue
-        break
-    if not end:
-        return 0
-    body = body[:end]
-    width = body.count(b"<table:table-cell") + body.count(b"<table:covered-table-cell")
-    if b"repeated" in body:
-        width += sum(int(x[:12]) - 1 for x in _ODS_REPEAT.findall(body))
-    return width
+def _has_content(cell: dict[str, Any]) -> bool:
+    return bool(cell["type"] or cell["formula"] or cell["text"].strip())
+
+
+def ods_tables(zf: zipfile.ZipFile, member: str) -> list[OdsTable]:
+    """Every table of ``member`` (content.xml) with its extent, error cells and formulas without a value."""
+
+    def on_cell(table: OdsTable, row: int, row_rep: int, col: int, rep: int, cell: dict[str, Any]) -> None:
+        if not _has_content(cell):
+            return
+        table.rows = max(table.rows, row + row_rep)
+        table.cols = max(table.cols, col + rep)
+        table.values += row_rep * rep
+        if row_rep * rep > 1000:  # a block repeated this often: its first cells stand for it
+            row_rep, rep = min(row_rep, 1000), min(rep, max(1, 1000 // min(row_rep, 1000)))
+        if cell["type"] == "error" or cell["calc_type"] == "error":
+            text = cell["text"].strip()
+            for r in range(row, row + row_rep):
+                table.errors.extend((r, c, text if text.startswith("#") else "#VALUE!") for c in range(col, col + rep))
+        elif cell["formula"] and not cell["type"]:
+            formula = cell["formula"].strip()
+            formula = "=" + formula.split(":", 1)[1].lstrip("=") if formula[:3] in ("of:", "oo") else formula
+            for r in range(row, row + row_rep):
+                table.uncached.extend((r, c, formula) for c in range(col, col + rep))
+
+    return _walk(zf, member, on_cell)
+
+
+def restore(zf: zipfile.ZipFile, member: str, sheet: str, rows: list[list[Any]], max_cells: int) -> int:
+    """Put the values of table ``sheet`` that the reader's grid ``rows`` shows empty back from the
+    XML (numbers from ``office:value``, else the cell's text); return how many were put back."""
+    restored = 0
+
+    def on_cell(table: OdsTable, row: int, row_rep: int, col: int, rep: int, cell: dict[str, Any]) -> None:
+        nonlocal restored
+        if table.name != sheet or not _has_content(cell) or cell["type"] == "error" or cell["calc_type"] == "error":
+            return
+        if cell["formula"] and not cell["type"]:
+            return  # listed as a formula without a value
+        value: Any = cell["text"]
+        if cell["type"] in ("float", "percentage", "currency") and cell["value"] is not None:
+            try:
+                value = float(cell["value"])
+            except ValueError:
+                value = cell["value"]
+        for r in range(row, min(row + row_rep, row + max_cells)):
+            for c in range(col, min(col + rep, 16384)):
+                while len(rows) <= r:
+                    rows.append([])
+                if len(rows[r]) <= c:
+                    rows[r].extend([""] * (c + 1 - len(rows[r])))
+                if rows[r][c] == "":
+                    rows[r][c] = value
+                    restored += 1
+
+    _walk(zf, member, on_cell)
+    return restored

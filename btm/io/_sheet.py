@@ -131,33 +131,42 @@ def _grid(raw: RawSheet, layout: SheetLayout) -> np.ndarray:
 
 
 def _apply_merges(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: Problems) -> None:
-    """Fill subject columns from merged ranges (with a warning per cell); never marker values."""
+    """Fill subject columns from merged ranges (with a warning per cell); never marker values.
+
+    Only the part of a range inside the grid is touched, and at most :data:`_MERGE_WARNINGS`
+    warnings are listed per range and column (then one line for the rest): a forged range such as
+    A1:XFD1048576 costs no more than the grid itself."""
     if not raw.merged:
         return
     role_of = {c.index: c for c in layout.columns}
+    ds, (n, width) = layout.data_start, grid.shape
     for (r0, c0), (r1, c1) in raw.merged:
-        if r1 < layout.data_start:
+        if r1 < ds or r0 >= ds + n or c0 >= width:
             continue
-        top = raw.rows[r0][c0] if r0 < len(raw.rows) and c0 < len(raw.rows[r0]) else ""
+        top = raw.rows[r0][c0] if 0 <= r0 < len(raw.rows) and 0 <= c0 < len(raw.rows[r0]) else ""
         ref = f"{col_letter(c0)}{r0 + 1}:{col_letter(c1)}{r1 + 1}"
-        for r in range(max(r0, layout.data_start), r1 + 1):
-            for c in range(c0, c1 + 1):
-                if (r, c) == (r0, c0):
-                    continue
-                gi = r - layout.data_start
-                if gi >= grid.shape[0] or c >= grid.shape[1]:
-                    continue
-                col = role_of.get(c)
-                if col is None or not col.role or col.role == "ignore":
-                    continue
-                if col.role == "marker":
-                    problems.add(
-                        "warning", raw.source, raw.sheet, r + 1, col_label(col), cell_text(top),
-                        f"cell is part of merged range {ref}; the result is kept once, in its top-left cell",
-                    )
-                    continue
-                grid[gi, c] = top
-                problems.add("warning", raw.source, raw.sheet, r + 1, col_label(col), cell_text(top), f"filled from merged range {ref}")
+        if r0 < ds:  # a range from the header (or above) into the data: its top-left is no subject's value
+            problems.add("warning", raw.source, raw.sheet, r0 + 1, col_letter(c0), cell_text(top),
+                         f"merged range {ref} starts above the data and covers data rows; nothing is filled from it")
+            continue
+        for c in range(max(c0, 0), min(c1, width - 1) + 1):
+            col = role_of.get(c)
+            if col is None or not col.role or col.role == "ignore":
+                continue
+            cells = [r for r in range(max(r0, ds), min(r1, ds + n - 1) + 1) if (r, c) != (r0, c0)]
+            if col.role == "marker":
+                why = f"cell is part of merged range {ref}; the result is kept once, in its top-left cell"
+            else:
+                grid[[r - ds for r in cells], c] = top
+                why = f"filled from merged range {ref}"
+            for r in cells[:_MERGE_WARNINGS]:
+                problems.add("warning", raw.source, raw.sheet, r + 1, col_label(col), cell_text(top), why)
+            if len(cells) > _MERGE_WARNINGS:
+                problems.add("warning", raw.source, raw.sheet, None, col_label(col), cell_text(top),
+                             f"{why} (and {len(cells) - _MERGE_WARNINGS:,} more cells of this column, not listed one by one)")
+
+
+_MERGE_WARNINGS = 100
 
 
 def _text_column(grid: np.ndarray, j: int) -> np.ndarray:
@@ -260,6 +269,10 @@ def _resolve_values(ctx: SheetContext, v: _Values, lod: float | None) -> dict[st
     ctx.counts.read += n
     status = p.status.copy()
     reason = p.reason.copy()
+    if not ctx.raw.is_csv:  # readers give empty cells as "": a NaN is a cell that held "NaN" (or its bits)
+        nan = _nan_cells(v.cells)
+        if nan.any():
+            status[nan], reason[nan], p.raw[nan] = REJECTED, "not a number: NaN", "NaN"
     if ctx.uncached:
         ci = np.broadcast_to(np.asarray(v.col_index), (n,))
         for k in range(n):
@@ -324,6 +337,12 @@ def _resolve_values(ctx: SheetContext, v: _Values, lod: float | None) -> dict[st
         "variant": np.broadcast_to(np.asarray(v.variant, dtype=object), (n,))[keep],
         "kind": kind_out[keep],
     }
+
+
+def _nan_cells(cells: np.ndarray) -> np.ndarray:
+    """Cells that are a float NaN (not None, not text), vectorised."""
+    arr = np.asarray(cells, dtype=object)
+    return pd.isna(arr) & np.not_equal(arr, None)
 
 
 def _load_wide(ctx: SheetContext) -> list[dict[str, np.ndarray]]:

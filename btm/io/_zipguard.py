@@ -17,21 +17,28 @@ from pathlib import Path
 
 from ..errors import FileTooLargeError, InputFileError
 from ._base import Limits, short
-from ._ods import ods_extents
-from ._xlsx import has_formula_tag, scan_cells, sheet_extent, sheet_name_of_part
+from ._ods import OdsTable, ods_tables
+from ._xlsx import SheetCensus, member_lookup, sheet_extent, workbook_sheets
+
+XLSB_MESSAGE = (
+    "an .xlsb (Excel binary) workbook is not read: btm cannot check its size and its error cells before a reader "
+    "allocates them; open it in Excel and save it as .xlsx (Excel Workbook)"
+)
 
 
 @dataclass
 class ZipScan:
-    """What the checks found: cells readers show as empty, as (row0, col0, text) by sheet part
-    (xlsx) or by sheet name (ods, xls)."""
+    """What the checks found, for the reader: where each sheet is stored and what its XML holds."""
 
-    uncached: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)  # formulas with no cached value
-    errors: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)  # error values (#DIV/0!, #N/A)
-    sheet_errors: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)  # the same, by sheet name
+    sheets: dict[str, str] = field(default_factory=dict)  # xlsx: sheet name -> worksheet part
+    census: dict[str, SheetCensus] = field(default_factory=dict)  # xlsx: worksheet part -> census
+    ods: dict[str, OdsTable] = field(default_factory=dict)  # ods: table name -> extent and findings
+    sheet_errors: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)  # xls: by sheet name
     date1904: bool = False  # workbook.xml says date1904: serial numbers count from 1904-01-01
 
 
+# Pictures and embedded files are never parsed as XML by a reader, so a DTD in them (an SVG may carry
+# one) is not checked; a worksheet part is checked whatever its name (a sheet named .png is a sheet).
 _BINARY_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".gif", ".bmp", ".tif", ".tiff", ".emf", ".wmf", ".svg", ".wdp", ".ico", ".bin")
 # A cell element that is not in the narrow canonical form every spreadsheet program writes
 # (<c r="A1" ...>: one column letter, at most six row digits), or any prefixed cell (<x:c ...>).
@@ -39,19 +46,21 @@ _BINARY_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".gif", ".bmp", ".tif", ".
 _CELL_NOT_NARROW = re.compile(rb'<c(?! r="[A-Z][0-9]{1,6}")(?=[\s>/])')
 _PREFIXED_CELL = re.compile(rb":c[\s>/]")
 _DATE1904 = re.compile(rb"""date1904\s*=\s*["'](?:1|true)["']""")
+_SST_UNIQUE = re.compile(rb"""<(?:[\w.-]+:)?sst\b[^>]*?\suniqueCount\s*=\s*["']\s*([0-9]+)""")
 
 
 def check_zip(p: Path, shown: str, limits: Limits) -> ZipScan:
-    """Check a zip container before a reader touches it; return the cells readers would show empty.
+    """Check a zip container before a reader touches it; return what the reader needs to know.
 
     Reads each member once, streaming, with a budget on the total uncompressed bytes: a zip bomb
     stops at the bound, and a member whose content is longer (or shorter) than its directory
     entry says is refused, so no reader is fed more than was checked. Every part that may be XML
     is searched for a DTD (then parsed with defusedxml, which refuses entity declarations), in
-    UTF-16 too. A worksheet whose cells span more than ``limits.max_cells`` is refused before a
-    reader builds its grid (two cells at A1 and XFD1048576 would make it allocate 17 billion).
-    Sheets with formula tags or error values are scanned for formulas that have no cached value
-    and for error cells.
+    UTF-16 too. The worksheet parts are found through the workbook's relationships, whatever
+    their names; one whose cells span more than ``limits.max_cells`` is refused before a reader
+    builds its grid (two cells at A1 and XFD1048576 would make it allocate 17 billion), and each
+    gets a census (:class:`~btm.io._xlsx.SheetCensus`). An .ods is parsed for its tables' extents,
+    error cells and formulas without a value. An .xlsb is refused.
     """
     _check_zip_directory(p, shown, limits)
     try:
@@ -68,71 +77,124 @@ def check_zip(p: Path, shown: str, limits: Limits) -> ZipScan:
         declared = sum(i.file_size for i in infos)
         if declared > limits.max_uncompressed_bytes:
             raise FileTooLargeError(_bomb_message(declared, limits), path=shown)
+        lookup = member_lookup(zf)
+        if "xl/workbook.bin" in lookup:
+            raise InputFileError(XLSB_MESSAGE, path=shown)
+        sheets = _ooxml_sheets(zf, lookup, shown)
+        scan.sheets = {name: member for name, member in sheets if member}
+        worksheets = set(scan.sheets.values()) | {m for k, m in lookup.items() if k.startswith("xl/worksheets/")}
         budget = limits.max_uncompressed_bytes
         for info in infos:
-            if info.is_dir():
-                continue
-            may_be_xml = not info.filename.lower().endswith(_BINARY_SUFFIXES)
-            needs_dtd_check = needs_formula_scan = needs_extent = False
-            is_sheet = "worksheets/" in info.filename
-            tail = b""
-            decoder = None
-            probe = copy.copy(info)  # read on past the size the directory states: the real length counts
-            probe.file_size = budget + (2 << 20)  # (beyond the budget: the budget, not zipfile, stops a bomb)
-            actual = 0
-            try:
-                with zf.open(probe) as fh:
-                    while chunk := fh.read(1 << 20):
-                        actual += len(chunk)
-                        budget -= len(chunk)
-                        if budget < 0:
-                            raise FileTooLargeError(_bomb_message(None, limits), path=shown)
-                        if not may_be_xml:
-                            continue
-                        if actual == len(chunk) and _is_utf16(chunk):  # the first chunk tells the encoding
-                            decoder = codecs.getincrementaldecoder("utf-16-be" if chunk[:2] in (b"\xfe\xff", b"\x00<") else "utf-16-le")("replace")
-                        if decoder is not None:
-                            chunk = decoder.decode(chunk).encode("utf-8")
-                        window = tail + chunk
-                        if b"!" in window and (b"<!DOCTYPE" in window or b"<!ENTITY" in window):  # "!" is rare: a fast first test
-                            needs_dtd_check = True
-                        if not needs_extent:
-                            # a tag cut at the end of the window is decided in the next one (it keeps the tail)
-                            found = (_CELL_NOT_NARROW.search(window), _PREFIXED_CELL.search(window))
-                            needs_extent = any(m is not None and m.start() + 16 <= len(window) for m in found)
-                        if info.filename == "xl/workbook.xml" and _DATE1904.search(window):
-                            scan.date1904 = True
-                        if not needs_formula_scan and is_sheet and (has_formula_tag(window) or b't="e"' in window):
-                            needs_formula_scan = True
-                        tail = chunk[-32:]
-            except FileTooLargeError:
-                raise
-            except Exception as exc:  # CRC errors, truncated streams, unsupported compression
-                if actual > info.file_size:  # the CRC of what the directory states, checked over more
-                    raise InputFileError(_size_lie_message(info, actual), path=shown) from None
-                raise InputFileError(f"the workbook is damaged or truncated ({short(exc)})", path=shown) from None
-            if actual != info.file_size:
-                raise InputFileError(_size_lie_message(info, actual), path=shown)
-            if needs_dtd_check:
-                _refuse_unsafe_xml(zf, info, shown, utf16=decoder is not None)
-            if needs_extent and decoder is None:  # readers cannot read a UTF-16 sheet at all
-                rows, cols = sheet_extent(zf, info)
-                if rows * cols > limits.max_cells:
-                    raise FileTooLargeError(_extent_message(rows, cols, limits), path=shown, sheet=sheet_name_of_part(p, info.filename))
-            if needs_formula_scan:
-                uncached, errors = scan_cells(zf, info)
-                if uncached:
-                    scan.uncached[info.filename] = uncached
-                if errors:
-                    scan.errors[info.filename] = errors
-        names = {i.filename for i in infos}
-        if "content.xml" in names and "mimetype" in names and b"opendocument" in zf.read("mimetype")[:200]:
-            for name, rows, cols, errors in ods_extents(zf, "content.xml"):
-                if rows * cols > limits.max_cells:
-                    raise FileTooLargeError(_extent_message(rows, cols, limits), path=shown, sheet=name)
-                if errors:
-                    scan.sheet_errors[name] = errors
+            if not info.is_dir():
+                budget = _check_member(zf, info, shown, limits, budget, scan, is_sheet=info.filename in worksheets)
+        sheet_of = {member: name for name, member in scan.sheets.items()}
+        for member, census in scan.census.items():
+            if census.extent is not None and census.extent[0] * census.extent[1] > limits.max_cells:
+                raise FileTooLargeError(_extent_message(*census.extent, limits), path=shown, sheet=sheet_of.get(member))
+        if "content.xml" in lookup and "mimetype" in lookup and b"opendocument" in zf.read(lookup["mimetype"])[:200]:
+            _check_ods(zf, lookup["content.xml"], shown, limits, scan)
     return scan
+
+
+def _ooxml_sheets(zf: zipfile.ZipFile, lookup: dict[str, str], shown: str) -> list[tuple[str, str | None]]:
+    """(sheet, worksheet part) from the workbook and its relationships; unsafe XML there is refused."""
+    from defusedxml import DefusedXmlException
+
+    try:
+        return workbook_sheets(zf, lookup)
+    except DefusedXmlException:
+        for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+            if name in lookup:
+                _refuse_unsafe_xml(zf, zf.getinfo(lookup[name]), shown)
+        raise
+    except Exception as exc:  # damaged XML, a lying directory: the reader says the same, later
+        raise InputFileError(f"the workbook is damaged ({short(exc)})", path=shown) from None
+
+
+def _check_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, limits: Limits, budget: int, scan: ZipScan, *, is_sheet: bool) -> int:
+    """Stream one member within the budget (returned, less what it used); refuse unsafe XML; take
+    the census of a worksheet part and measure its extent when its cells are not in narrow form."""
+    name = info.filename
+    may_be_xml = is_sheet or not name.lower().endswith(_BINARY_SUFFIXES)
+    census = SheetCensus() if is_sheet else None
+    needs_dtd_check = needs_extent = False
+    is_book = name.lower() == "xl/workbook.xml"
+    is_sst = name.lower() == "xl/sharedstrings.xml"
+    tail = b""
+    decoder = None
+    probe = copy.copy(info)  # read on past the size the directory states: the real length counts
+    probe.file_size = budget + (2 << 20)  # (beyond the budget: the budget, not zipfile, stops a bomb)
+    actual = 0
+    try:
+        with zf.open(probe) as fh:
+            while chunk := fh.read(1 << 20):
+                actual += len(chunk)
+                budget -= len(chunk)
+                if budget < 0:
+                    raise FileTooLargeError(_bomb_message(None, limits), path=shown)
+                if not may_be_xml:
+                    continue
+                first = actual == len(chunk)
+                if first and _is_utf16(chunk):  # the first chunk tells the encoding
+                    decoder = codecs.getincrementaldecoder("utf-16-be" if chunk[:2] in (b"\xfe\xff", b"\x00<") else "utf-16-le")("replace")
+                if decoder is not None:
+                    chunk = decoder.decode(chunk).encode("utf-8")
+                window = tail + chunk
+                if b"!" in window and (b"<!DOCTYPE" in window or b"<!ENTITY" in window):  # "!" is rare: a fast first test
+                    needs_dtd_check = True
+                if census is not None:
+                    census.feed(chunk)
+                    if not needs_extent:
+                        # a tag cut at the end of the window is decided in the next one (it keeps the tail)
+                        found = (_CELL_NOT_NARROW.search(window), _PREFIXED_CELL.search(window))
+                        needs_extent = any(m is not None and m.start() + 16 <= len(window) for m in found)
+                if is_book and _DATE1904.search(window):
+                    scan.date1904 = True
+                if is_sst and first:
+                    _check_shared_strings(window, info, shown)
+                tail = chunk[-32:]
+    except FileTooLargeError:
+        raise
+    except InputFileError:
+        raise
+    except Exception as exc:  # CRC errors, truncated streams, unsupported compression
+        if actual > info.file_size:  # the CRC of what the directory states, checked over more
+            raise InputFileError(_size_lie_message(info, actual), path=shown) from None
+        raise InputFileError(f"the workbook is damaged or truncated ({short(exc)})", path=shown) from None
+    if actual != info.file_size:
+        raise InputFileError(_size_lie_message(info, actual), path=shown)
+    if needs_dtd_check:
+        _refuse_unsafe_xml(zf, info, shown, utf16=decoder is not None)
+    if census is not None:
+        if needs_extent and decoder is None:  # readers cannot read a UTF-16 sheet at all
+            census.extent = sheet_extent(zf, info)
+        scan.census[name] = census
+    return budget
+
+
+def _check_shared_strings(head: bytes, info: zipfile.ZipInfo, shown: str) -> None:
+    """A shared-strings table that claims more strings than its bytes can hold is forged: a reader
+    reserves memory for the number it claims (4 billion aborts the process)."""
+    m = _SST_UNIQUE.search(head)
+    if m and int(m.group(1)[:20]) > max(info.file_size, 1024):
+        raise InputFileError(
+            f"the workbook is damaged or forged: its shared-strings part claims {int(m.group(1)[:20]):,} strings "
+            f"in {info.file_size:,} bytes; not read", path=shown,
+        )
+
+
+def _check_ods(zf: zipfile.ZipFile, member: str, shown: str, limits: Limits, scan: ZipScan) -> None:
+    manifest = member_lookup(zf).get("meta-inf/manifest.xml")
+    if manifest is not None and b"encryption-data" in zf.open(manifest).read(1 << 20):
+        raise InputFileError("the workbook is password-protected (encrypted); save an unprotected copy", path=shown)
+    try:
+        tables = ods_tables(zf, member)
+    except Exception as exc:
+        raise InputFileError(f"the workbook's XML is damaged ({member}: {short(exc)})", path=shown) from None
+    for t in tables:
+        if t.rows * t.cols > limits.max_cells:
+            raise FileTooLargeError(_extent_message(t.rows, t.cols, limits), path=shown, sheet=t.name)
+        scan.ods[t.name] = t
 
 
 def _size_lie_message(info: zipfile.ZipInfo, actual: int) -> str:

@@ -13,6 +13,7 @@ detection). Spreadsheets are untrusted input:
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,17 @@ from ._base import (
     SPREADSHEET_SUFFIXES,
     WORKBOOK_SUFFIXES,
     ZIP_MAGIC,
+    CellIssue,
     Limits,
     RawSheet,
     mb,
     short,
 )
 from ._csv import read_csv
+from ._ods import restore
 from ._xls import is_encrypted_ooxml, xls_error_cells
-from ._xlsx import sheet_xml_names
-from ._zipguard import ZipScan, check_zip
+from ._xlsx import count_values, reconcile
+from ._zipguard import XLSB_MESSAGE, ZipScan, check_zip
 
 __all__ = [
     "CSV_SUFFIXES",
@@ -97,6 +100,8 @@ def _read_file(p: Path, shown: str, limits: Limits) -> list[RawSheet]:
 
 def _read_workbook(p: Path, shown: str, head: bytes, limits: Limits) -> list[RawSheet]:
     suffix = p.suffix.lower()
+    if suffix == ".xlsb":
+        raise InputFileError(XLSB_MESSAGE, path=shown)
     scan = ZipScan()
     if head.startswith(OLE_MAGIC):
         if suffix != ".xls" and is_encrypted_ooxml(p):
@@ -122,47 +127,97 @@ def _read_workbook(p: Path, shown: str, head: bytes, limits: Limits) -> list[Raw
         raise
     except BaseException as exc:  # calamine's own error types, plain ones, and a Rust panic (not an Exception)
         raise InputFileError(f"cannot read the workbook ({short(exc)}); is it damaged or truncated?", path=shown) from None
-    sheets: list[RawSheet] = []
     names = list(wb.sheet_names)
+    _refuse_unread_tables(scan, names, shown)
     meta = {m.name: m for m in getattr(wb, "sheets_metadata", [])}
+    sheets: list[RawSheet] = []
     cells_total = 0
-    sheet_files = sheet_xml_names(p) if scan.uncached or scan.errors else {}
-    for name in names:
-        m = meta.get(name)
-        if m is not None and "WorkSheet" not in str(getattr(m, "typ", "WorkSheet")):
-            continue  # chart sheets and macro sheets hold no cells
-        try:
-            sh = wb.get_sheet_by_name(name)
-            h, w = sh.height, sh.width
-            cells_total += h * w
-            if cells_total > limits.max_cells:
-                raise FileTooLargeError(
-                    f"the workbook has more than {limits.max_cells:,} cells; raise the bound with --max-size if it is trusted",
-                    path=shown, sheet=name,
-                )
-            rows = sh.to_python(skip_empty_area=False)
-            merged = list(sh.merged_cell_ranges or []) if hasattr(sh, "merged_cell_ranges") else []
-        except (FileTooLargeError, *CONTROL):
-            raise
-        except BaseException as exc:  # as above: a panic in the reader is an unreadable sheet, not a crash
-            raise InputFileError(f"cannot read the sheet ({short(exc)})", path=shown, sheet=name) from None
-        raw = RawSheet(source=shown, sheet=name, rows=rows, merged=merged, date1904=scan.date1904)
-        xml_name = sheet_files.get(name)
-        if xml_name and xml_name in scan.uncached:
-            raw.uncached_formulas = scan.uncached[xml_name]
-        errors = scan.errors.get(xml_name or "", []) + scan.sheet_errors.get(name, [])
-        if errors:
-            raw.error_cells = errors
-            _put_error_cells(rows, errors)
-        sheets.append(raw)
+    with _Parts(p) as parts:
+        for name in names:
+            m = meta.get(name)
+            if m is not None and "WorkSheet" not in str(getattr(m, "typ", "WorkSheet")):
+                continue  # chart sheets and macro sheets hold no cells
+            try:
+                sh = wb.get_sheet_by_name(name)
+                h, w = sh.height, sh.width
+                cells_total += h * w
+                if cells_total > limits.max_cells:
+                    raise FileTooLargeError(
+                        f"the workbook has more than {limits.max_cells:,} cells; raise the bound with --max-size if it is trusted",
+                        path=shown, sheet=name,
+                    )
+                rows = sh.to_python(skip_empty_area=False)
+                merged = list(sh.merged_cell_ranges or []) if hasattr(sh, "merged_cell_ranges") else []
+            except (FileTooLargeError, *CONTROL):
+                raise
+            except BaseException as exc:  # as above: a panic in the reader is an unreadable sheet, not a crash
+                raise InputFileError(f"cannot read the sheet ({short(exc)})", path=shown, sheet=name) from None
+            raw = RawSheet(source=shown, sheet=name, rows=rows, merged=merged, date1904=scan.date1904)
+            _check_against_xml(raw, scan, parts, limits)
+            sheets.append(raw)
     if not sheets:
         raise InputFileError("the workbook has no worksheets", path=shown)
     return sheets
 
 
+class _Parts:
+    """The workbook opened as a zip only if a sheet's XML must be read again (lazily)."""
+
+    def __init__(self, p: Path) -> None:
+        self.p, self.zf = p, None
+
+    def __enter__(self) -> _Parts:
+        return self
+
+    def get(self) -> zipfile.ZipFile:
+        if self.zf is None:
+            self.zf = zipfile.ZipFile(self.p)
+        return self.zf
+
+    def __exit__(self, *exc: object) -> None:
+        if self.zf is not None:
+            self.zf.close()
+
+
+def _refuse_unread_tables(scan: ZipScan, names: list[str], shown: str) -> None:
+    """An .ods table with values that the reader does not list: its values would vanish."""
+    missing = [t for t in scan.ods.values() if t.values and t.name not in names]
+    if missing:
+        raise InputFileError(
+            f"sheet {missing[0].name!r} holds {missing[0].values:,} cell(s) the reader cannot see (its XML uses names or "
+            "prefixes the reader does not expect); open the file in LibreOffice and save it again", path=shown,
+        )
+
+
+def _check_against_xml(raw: RawSheet, scan: ZipScan, parts: _Parts, limits: Limits) -> None:
+    """Compare the reader's grid with what the sheet's XML holds (see :func:`~btm.io._xlsx.reconcile`):
+    error cells and formulas without a cached value are marked, values the reader lost are put back."""
+    rows, name = raw.rows, raw.sheet
+    member = scan.sheets.get(name)
+    census = scan.census.get(member) if member else None
+    if census is not None and census.needs_parse(count_values(rows)):
+        try:
+            found = reconcile(parts.get(), member, rows, census)
+        except Exception as exc:  # the reader read it, so the XML parses; anything else: say so, do not guess
+            raise InputFileError(f"cannot check the sheet's XML ({short(exc)})", path=raw.source, sheet=name) from None
+        raw.uncached_formulas, raw.error_cells, raw.notes = found.uncached, found.errors, raw.notes + found.notes
+    table = scan.ods.get(name)
+    if table is not None:
+        raw.uncached_formulas, raw.error_cells = table.uncached, table.errors
+        _put_error_cells(rows, table.errors)
+        expected = table.values - len(table.uncached)
+        if count_values(rows) < expected:
+            n = restore(parts.get(), "content.xml", name, rows, limits.max_cells)
+            if n:
+                raw.notes.append(f"{n} cell value(s) read from the sheet's XML directly (cells the reader did not read)")
+    if name in scan.sheet_errors:
+        raw.error_cells = scan.sheet_errors[name]
+        _put_error_cells(rows, raw.error_cells)
+
+
 def _put_error_cells(rows: list[list[Any]], errors: list[tuple[int, int, str]]) -> None:
-    """Readers give error cells (#DIV/0!, #N/A …) as empty: put their text back, so they are
-    rejected as Excel errors instead of being counted as blank."""
+    """Readers give error cells (#DIV/0!, #N/A …) as empty: put them back as :class:`CellIssue`,
+    so they are rejected as Excel errors instead of being counted as blank."""
     for r, c, text in errors:
         if r >= len(rows) or r < 0 or c < 0 or c > 16_384:
             continue
@@ -170,7 +225,7 @@ def _put_error_cells(rows: list[list[Any]], errors: list[tuple[int, int, str]]) 
         if c >= len(row):
             row.extend([""] * (c + 1 - len(row)))
         if row[c] in ("", None):
-            row[c] = text
+            row[c] = CellIssue(text, f"Excel error {text}")
 
 
 def iter_spreadsheets(paths: list[str | Path]) -> Iterator[tuple[str, Path]]:

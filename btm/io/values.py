@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._base import CellIssue
+
 __all__ = [
     "BLANK",
     "OK",
@@ -367,7 +369,9 @@ def parse_values(cells: Any, *, decimal: str | None = None, lod: float | None = 
     for i in other:
         cell = arr[i]
         raw[i] = cell_text(cell)
-        if isinstance(cell, bool | np.bool_):
+        if isinstance(cell, CellIssue):  # the reader could not take the cell as one value (an error cell …)
+            status[i], reason[i], raw[i] = REJECTED, cell.reason, str(cell)
+        elif isinstance(cell, bool | np.bool_):
             status[i], reason[i] = REJECTED, f"a logical value, not a number: {raw[i]}"
         elif isinstance(cell, _dt.date | _dt.time | _dt.timedelta | pd.Timestamp):
             status[i], reason[i] = REJECTED, f"a date or time, not a number: {raw[i]}"
