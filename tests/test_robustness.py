@@ -703,14 +703,17 @@ def _expected_value(marker: str, unit: str, text: str) -> tuple[float, str, str]
     censored = {"<": "<", ">": ">", "≤": "<"}.get(text.strip()[0], "")
     raw = float(text.strip().lstrip("<>≤ "))
     canonical = resolve_unit(unit, marker=marker).unit
-    return raw * conversion_factor(unit, canonical, marker=marker), canonical, censored
+    value = raw * conversion_factor(unit, canonical, marker=marker)
+    if value != raw:  # a converted value keeps 12 significant digits: 299.40000000000003 is 299.4
+        value = float(f"{value:.12g}")
+    return value, canonical, censored
 
 
 def _check_round_trip(res, expected: dict, junk: dict, blanks: int) -> None:
     (f,) = res.files.itertuples()
     assert (f.read, f.loaded, f.rejected, f.blank) == (len(expected) + len(junk) + blanks, len(expected), len(junk), blanks)
     got = {(r.source_row, r.marker): (r.value, r.unit, r.censored, r.subject_id) for r in res.data.itertuples()}
-    assert got == expected  # exact: the value times the catalog's factor, nothing rounded
+    assert got == expected  # exact: the value times the catalog's factor, to 12 significant digits
     rejected = {(r.source_row, r.raw_value) for r in res.rejected.itertuples()}
     assert rejected == {(row, text) for (row, _), text in junk.items()}
 

@@ -35,6 +35,7 @@ class ColumnRole:
     unit: str = ""
     unit_source: str = ""
     unit_column: int | None = None
+    bad_unit: str = ""  # a unit written in the header or units row that cannot be read (its values are rejected)
 
 
 @dataclass
@@ -101,6 +102,25 @@ class HeaderClass:
     specimen: str | None = None
     variant: str = ""
     unit: str = ""
+    bad_unit: str = ""
+
+
+# what follows a marker name when it is an attempt at a unit: brackets, a slash, "in …"/"per …", a mass or amount
+_UNIT_ATTEMPT = re.compile(r"^[\(\[\{]|/|^(?:in|per)\s|^(?:µ|u|mc|m|n|p|f|k)?(?:g|mol|l|iu|u|kat)\b", re.I)
+
+
+def _marker_with_unreadable_unit(t: str) -> tuple[Any, str]:
+    """(marker match, the unit text) when ``t`` is a marker name followed by a unit that cannot be
+    read (``CTX ng/dl?``, ``OCN in furlongs``): the column is the marker's, its values are rejected
+    for want of a unit instead of the column being dropped. (None, "") otherwise."""
+    words = t.split()
+    for k in range(min(len(words) - 1, 6), 0, -1):
+        rest = " ".join(words[k:]).strip(" ,;:-")
+        if rest and _UNIT_ATTEMPT.search(rest):
+            mm = match_marker(" ".join(words[:k]).rstrip(",;:- "))
+            if mm is not None:
+                return mm, rest
+    return None, ""
 
 
 @functools.lru_cache(maxsize=32768)  # a header row may have 16,384 distinct cells
@@ -121,6 +141,9 @@ def classify_header(text: str) -> HeaderClass:
         unit = "" if mm else unit
     if mm is not None:
         return HeaderClass("marker", mm.marker, mm.specimen, mm.variant, unit)
+    mm, bad = _marker_with_unreadable_unit(t)
+    if mm is not None:
+        return HeaderClass("marker", mm.marker, mm.specimen, mm.variant, "", bad)
     if t.casefold() in ("time", "zeit"):
         return HeaderClass("time")  # clock time or timepoint: decided by the values
     return HeaderClass("")
@@ -185,7 +208,7 @@ def detect_layout(rows: list[list[Any]], *, sheet: str, multi_sheet: bool, mappi
             columns.append(ColumnRole(j, text, role_override))
             continue
         hc = classify_header(text) if text else HeaderClass("")
-        col = ColumnRole(j, text, hc.role, hc.marker, hc.specimen, hc.variant, hc.unit, "header" if hc.unit else "")
+        col = ColumnRole(j, text, hc.role, hc.marker, hc.specimen, hc.variant, hc.unit, "header" if hc.unit else "", bad_unit=hc.bad_unit)
         columns.append(col)
 
     # "time": clock times or a visit label?
@@ -242,6 +265,8 @@ def detect_layout(rows: list[list[Any]], *, sheet: str, multi_sheet: bool, mappi
                     if c.unit and c.unit != u:
                         notes.append(f"column {c.header!r}: unit {u!r} in the units row differs from {c.unit!r} in the header; the units row is used")
                     c.unit, c.unit_source = u, "units row"
+                elif u and not c.unit:
+                    c.bad_unit = u
 
     # a Unit column right after a marker column gives that marker's unit per row (wide)
     if layout == "wide":

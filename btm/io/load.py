@@ -197,6 +197,10 @@ class _Run:
                 problems.add("notice", shown, raw.sheet, None, "", "", f"sheet skipped: {layout}")
             self.layouts.append({"file": Path(shown).name, "sheet": raw.sheet, "skip": True, "why": layout})
             return False
+        bad_rows = _mapping_rows_problem(sm, layout, len(raw.rows))
+        if bad_rows:
+            self._file_error(InputFileError(bad_rows, path=shown, sheet=raw.sheet or None), shown, raw.sheet)
+            return False
         for note in [*raw.notes, *layout.notes]:
             problems.add("notice", shown, raw.sheet, None, "", "", note)
         self.layouts.append(_layout_record(shown, raw, layout, sm))
@@ -225,6 +229,19 @@ class _Run:
         flag_magnitude(data, self.problems)
         report_duplicates(data, self.problems)
         return ImportResult(data=data, problems=self.problems.frame(), files=pd.DataFrame(self.file_rows), layouts=self.layouts)
+
+
+def _mapping_rows_problem(sm: SheetMapping | None, layout: SheetLayout, n_rows: int) -> str:
+    """Why the mapping's units_row cannot be right for this sheet ("" when it can): past the last
+    row, or not next to the header (the rows between would be skipped)."""
+    if sm is None or not sm.units_row:
+        return ""
+    u, h = sm.units_row, layout.header_row + 1
+    if u > n_rows:
+        return f"the mapping's units_row {u} is beyond the sheet's last row ({n_rows}); check the mapping"
+    if u not in (h + 1, h - 1):
+        return f"the mapping's units_row {u} is not next to the header (row {h}): the rows between would not be read; check the mapping"
+    return ""
 
 
 def _message(exc: InputFileError, shown: str) -> str:

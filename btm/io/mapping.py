@@ -33,6 +33,7 @@ column, units, a fixed timepoint, limits of detection, the date order and the de
 from __future__ import annotations
 
 import fnmatch
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,7 @@ def load_mapping(path: str | Path) -> Mapping:
 
 
 def mapping_from_dict(raw: dict[str, Any], *, source: str = "mapping") -> Mapping:
+    """A :class:`Mapping` from the parsed TOML; every key is checked, with one clear message."""
     unknown = set(raw) - _TOP_KEYS
     if unknown:
         raise MappingError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(_TOP_KEYS))}")
@@ -119,65 +121,101 @@ def mapping_from_dict(raw: dict[str, Any], *, source: str = "mapping") -> Mappin
         m.decimal = raw["decimal"]
     order = raw.get("timepoint_order", [])
     if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
-        raise MappingError(f"{source}: timepoint_order must be a list of labels")
+        raise MappingError(f"{source}: timepoint_order must be a list of labels, e.g. [\"Baseline\", \"Week 12\"]")
     m.timepoint_order = [str(x) for x in order]
     if "baseline" in raw:
-        m.baseline = str(raw["baseline"])
+        m.baseline = _text(raw["baseline"], f"{source}: baseline")
     sheets = raw.get("sheets", [])
-    if not isinstance(sheets, list):
-        raise MappingError(f"{source}: [[sheets]] must be an array of tables")
-    markers = catalog()
+    if not isinstance(sheets, list) or not all(isinstance(s, dict) for s in sheets):
+        raise MappingError(f"{source}: sheets must be tables, written [[sheets]] (one per sheet), not {_shown(sheets)}")
+    m.sheets = [_sheet_mapping(s, f"{source}: sheets #{n}") for n, s in enumerate(sheets, start=1)]
+    return m
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise MappingError(f"{where} must be text in quotes, not {_shown(value)}")
+    return value
+
+
+def _table(s: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = s.get(key, {})
+    if not isinstance(value, dict):
+        raise MappingError(f"{where}: {key} must be a table ([sheets.{key}] with one \"header\" = \"...\" per line), not {_shown(value)}")
+    return value
+
+
+def _row_number(s: dict[str, Any], key: str, where: str) -> int | None:
+    if key not in s:
+        return None
+    value = s[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise MappingError(f"{where}: {key} must be an Excel row number (1, 2, …), not {_shown(value)}")
+    return value
+
+
+def _sheet_mapping(s: dict[str, Any], where: str) -> SheetMapping:
+    bad = set(s) - _SHEET_KEYS
+    if bad:
+        raise MappingError(f"{where}: unknown key(s) {', '.join(sorted(bad))}; expected {', '.join(sorted(_SHEET_KEYS))}")
+    if "skip" in s and not isinstance(s["skip"], bool):
+        raise MappingError(f"{where}: skip must be true or false")
+    sm = SheetMapping(
+        file=_text(s.get("file", "*"), f"{where}: file"),
+        sheet=None if s.get("sheet") is None else _text(s["sheet"], f"{where}: sheet"),
+        timepoint=None if s.get("timepoint") is None else _text(s["timepoint"], f"{where}: timepoint"),
+        skip=bool(s.get("skip", False)),
+        specimen=None if s.get("specimen") is None else _text(s["specimen"], f"{where}: specimen"),
+        header_row=_row_number(s, "header_row", where),
+        units_row=_row_number(s, "units_row", where),
+    )
+    if sm.header_row is not None and sm.units_row is not None and sm.units_row not in (sm.header_row + 1, sm.header_row - 1):
+        raise MappingError(
+            f"{where}: units_row {sm.units_row} must be the row right under (or above) header_row {sm.header_row}: "
+            + ("it is the header row itself" if sm.units_row == sm.header_row else "the rows between would not be read")
+        )
+    if "layout" in s:
+        if s["layout"] not in ("wide", "long"):
+            raise MappingError(f"{where}: layout must be \"wide\" or \"long\"")
+        sm.layout = s["layout"]
+    if sm.specimen is not None and sm.specimen not in ("serum", "urine"):
+        raise MappingError(f"{where}: specimen must be \"serum\" or \"urine\"")
+    _sheet_columns(s, sm, where)
+    return sm
+
+
+def _sheet_columns(s: dict[str, Any], sm: SheetMapping, where: str) -> None:
+    """The [sheets.columns], [sheets.units] and [sheets.lod] tables of one sheet entry."""
+    from ..errors import UnitParseError
+    from ..units import parse_unit
     from .fields import FIELD_NAMES
 
+    markers = catalog()
     roles = set(FIELD_NAMES) - {"_ignore"} | {"ignore"}
-    for n, s in enumerate(sheets, start=1):
-        where = f"{source}: sheets #{n}"
-        bad = set(s) - _SHEET_KEYS
-        if bad:
-            raise MappingError(f"{where}: unknown key(s) {', '.join(sorted(bad))}; expected {', '.join(sorted(_SHEET_KEYS))}")
-        sm = SheetMapping(
-            file=str(s.get("file", "*")),
-            sheet=None if s.get("sheet") is None else str(s.get("sheet")),
-            timepoint=None if s.get("timepoint") is None else str(s.get("timepoint")),
-            skip=bool(s.get("skip", False)),
-            specimen=s.get("specimen"),
-        )
-        for key in ("header_row", "units_row"):
-            if key in s:
-                if not isinstance(s[key], int) or s[key] < 1:
-                    raise MappingError(f"{where}: {key} must be an Excel row number (1, 2, …)")
-                setattr(sm, key, s[key])
-        if "layout" in s:
-            if s["layout"] not in ("wide", "long"):
-                raise MappingError(f"{where}: layout must be \"wide\" or \"long\"")
-            sm.layout = s["layout"]
-        if sm.specimen is not None and sm.specimen not in ("serum", "urine"):
-            raise MappingError(f"{where}: specimen must be \"serum\" or \"urine\"")
-        for header, role in dict(s.get("columns", {})).items():
-            role = str(role)
-            if role not in roles and role not in markers:
-                raise MappingError(
-                    f"{where}: column {header!r} -> {role!r} is neither a marker id ({', '.join(markers)}) "
-                    f"nor a column ({', '.join(sorted(roles))})"
-                )
-            sm.columns[str(header)] = role
-        for key, unit in dict(s.get("units", {})).items():
-            from ..errors import UnitParseError
-            from ..units import parse_unit
-
-            try:
-                parse_unit(str(unit))
-            except UnitParseError as exc:
-                raise MappingError(f"{where}: units {key!r}: {exc}") from None
-            sm.units[str(key)] = str(unit)
-        for key, lod in dict(s.get("lod", {})).items():
-            if key not in markers:
-                raise MappingError(f"{where}: lod {key!r} is not a marker id ({', '.join(markers)})")
-            if not isinstance(lod, int | float) or lod <= 0:
-                raise MappingError(f"{where}: lod {key} must be a positive number")
-            sm.lod[key] = float(lod)
-        m.sheets.append(sm)
-    return m
+    for header, role in _table(s, "columns", where).items():
+        if not isinstance(role, str) or (role not in roles and role not in markers):
+            raise MappingError(
+                f"{where}: column {header!r} -> {_shown(role)} is neither a marker id ({', '.join(markers)}) "
+                f"nor a column ({', '.join(sorted(roles))})"
+            )
+        sm.columns[str(header)] = role
+    for key, unit in _table(s, "units", where).items():
+        try:
+            parse_unit(_text(unit, f"{where}: units {key!r}"))
+        except UnitParseError as exc:
+            raise MappingError(f"{where}: units {key!r}: {exc}") from None
+        sm.units[str(key)] = unit
+    for key, lod in _table(s, "lod", where).items():
+        if key not in markers:
+            raise MappingError(f"{where}: lod {key!r} is not a marker id ({', '.join(markers)})")
+        if isinstance(lod, bool) or not isinstance(lod, int | float) or not math.isfinite(lod) or lod <= 0:
+            raise MappingError(f"{where}: lod {key} must be a positive number, not {_shown(lod)}")
+        sm.lod[key] = float(lod)
 
 
 def _toml_str(s: str) -> str:

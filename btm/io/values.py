@@ -62,8 +62,10 @@ _VALUE_RE = re.compile(
     r"\s*(?P<unit>[^0-9\s<>=.,+-].*)?$"
 )
 # at most 15 integer digits: pd.to_numeric reads longer digit runs as Python ints, which overflow
-# float (or exceed int's digit limit) and raise; they take the general path (rejected as infinite)
+# float (or exceed int's digit limit) and raise; they take the general path (rejected as infinite).
+# With a decimal comma a point groups thousands (1.015 is 1015): only whole numbers take the fast path.
 _SIMPLE_NUMBER = r"^\s*[0-9]{1,15}(?:\.[0-9]+)?\s*$"
+_SIMPLE_INTEGER = r"^\s*[0-9]{1,15}\s*$"
 _LOD_RE = re.compile(
     r"^(?:(?:<|<=|≤|less than|below)\s*(?:the\s+)?)?"
     r"(?:lod|lloq|loq|llq|dl|mdl|lld|detection limit|limit of detection|limit of quantitation|"
@@ -161,6 +163,14 @@ def _number_texts(arr: np.ndarray, kinds: np.ndarray) -> np.ndarray:
     return out
 
 
+def _footnote_mark(s: str) -> str | None:
+    """A character that is a number but not a digit (superscript ¹, subscript ₂, ½, ①): NFKC
+    would turn ``45¹`` into 451, so a cell holding one is rejected, never read as another number."""
+    if s.isascii():
+        return None
+    return next((ch for ch in s if unicodedata.category(ch) == "No"), None)
+
+
 def _normalise_text(s: str) -> str:
     s = unicodedata.normalize("NFKC", s)
     return s.replace("\u2212", "-").replace("\u2013", "-").strip()
@@ -243,6 +253,9 @@ def _number(num: str, decimal: str | None) -> tuple[float | None, str]:
 
 def _parse_text(text: str, decimal: str | None, lod: float | None) -> tuple[int, float, str, str, str]:
     """(status, value, censored, reason, unit) of one text cell."""
+    mark = _footnote_mark(text)
+    if mark is not None:
+        return REJECTED, math.nan, "", f"footnote or superscript mark {mark!r} in the value (it is not a digit; read as one it would change the number): {text.strip()!r}", ""
     s = _normalise_text(text)
     if not s:
         return BLANK, math.nan, "", "", ""
@@ -344,7 +357,7 @@ def parse_values(cells: Any, *, decimal: str | None = None, lod: float | None = 
     if str_idx.size:
         texts = pd.Series(arr[str_idx], dtype=object)
         raw[str_idx] = texts.to_numpy()
-        simple = texts.str.match(_SIMPLE_NUMBER).to_numpy(dtype=bool)
+        simple = texts.str.match(_SIMPLE_INTEGER if decimal == "," else _SIMPLE_NUMBER).to_numpy(dtype=bool)
         if simple.any():
             sv = pd.to_numeric(texts[simple].str.strip()).to_numpy(dtype=float)
             idx = str_idx[simple]
