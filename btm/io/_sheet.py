@@ -75,13 +75,16 @@ def load_sheet(
     *,
     dayfirst: bool | None,
     decimal: str | None,
+    end: int | None = None,
 ) -> tuple[pd.DataFrame | None, Counts]:
-    """The tidy rows of one sheet and what became of its values."""
-    grid = _grid(raw, layout)
+    """The tidy rows of one table of a sheet (its data rows up to ``end``, exclusive, or the last)
+    and what became of its values."""
+    grid = _grid(raw, layout, end)
     _apply_merges(raw, layout, grid, problems)
     if layout.layout == "tidy":
         return load_tidy(raw, layout, grid, problems)
-    uncached = {(r - layout.data_start, c): f for r, c, f in raw.uncached_formulas if r >= layout.data_start}
+    stop = layout.data_start + grid.shape[0]
+    uncached = {(r - layout.data_start, c): f for r, c, f in raw.uncached_formulas if layout.data_start <= r < stop}
     ctx = SheetContext(
         raw=raw, layout=layout, mapping=sm, problems=problems, counts=Counts(), grid=grid,
         meta=_meta(raw, layout, grid, problems, dayfirst=dayfirst),
@@ -115,9 +118,9 @@ def _warn_uncached_outside_values(ctx: SheetContext) -> None:
 # the grid and the subject columns
 
 
-def _grid(raw: RawSheet, layout: SheetLayout) -> np.ndarray:
+def _grid(raw: RawSheet, layout: SheetLayout, end: int | None = None) -> np.ndarray:
     """The data region as a 2-D object array (ragged rows padded with empty strings)."""
-    data = raw.rows[layout.data_start :]
+    data = raw.rows[layout.data_start : end]
     width = max((c.index for c in layout.columns), default=0) + 1
     if data and all(len(r) == len(data[0]) for r in data) and len(data[0]) >= width:
         arr = np.empty((len(data), len(data[0])), dtype=object)

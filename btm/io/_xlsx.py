@@ -160,10 +160,10 @@ def workbook_sheets(zf: zipfile.ZipFile, lookup: dict[str, str]) -> list[tuple[s
 
 # t="e" as a reader accepts it (exactly "e", any quoting and spacing around "="), prefixed or not
 _ERROR_T = re.compile(rb"""t(?<![\w.-]t)\s*=\s*(?:"e"|'e')""")
-# a value element whose text a fast reader may cut short: a reference, CDATA, a comment or a PI inside it
-_V_UNUSUAL = re.compile(rb"<v(?:\s[^>]*)?>[^<&]*(?:&|<[!?])")
-# value elements spelled other than <v>/<is>, and cell-level elements with a prefix
-_ODD_SPELLING = re.compile(rb"<(?:v|is)[\s/]|:(?:c|v|is|f|row)[\s>/]")
+# value elements spelled other than <v>/<is>, or a cell whose reference is not its first attribute
+_ODD_SPELLING = re.compile(rb"""<(?:v|is)[\s/]|<c(?! r=")(?=[\s>/])""")
+# cell-level elements with a namespace prefix
+_PREFIXED = re.compile(rb":(?:c|v|is|f|row)[\s>/]")
 _TAIL = 4096  # bytes of the previous window kept, so a construct cut by a window's end is seen whole
 
 
@@ -176,7 +176,7 @@ class SheetCensus:
     errors: bool = False  # a t="e" attribute, in any spelling
     unusual: list[str] = field(default_factory=list)  # constructs a fast reader may misread
     extent: tuple[int, int] | None = None  # (rows, columns) its cells span, when not in narrow form
-    plain: bool = True  # every cell starts <c r="..." (reference first): formula and error cells can be found by search
+    plain: bool = True  # cells written <c r="..." (reference first), values <v>/<is>: formula and error cells can be found by search
     _tail: bytes = b""
 
     def feed(self, chunk: bytes) -> None:
@@ -187,11 +187,11 @@ class SheetCensus:
             self.formulas = True
         if not self.errors and (b'"e"' in window or b"'e'" in window) and _ERROR_T.search(window):
             self.errors = True
-        if b"<v" in window and _V_UNUSUAL.search(window) and "references, CDATA or comments inside values" not in self.unusual:
+        if "references, CDATA or comments inside values" not in self.unusual and _unusual_inside_value(window):
             self.unusual.append("references, CDATA or comments inside values")
-        if _ODD_SPELLING.search(window) and "prefixed or unusually spelled cell elements" not in self.unusual:
+        if "prefixed or unusually spelled cell elements" not in self.unusual and _PREFIXED.search(window):
             self.unusual.append("prefixed or unusually spelled cell elements")
-        if self.plain and _cells(window) - _cells(tail) != window.count(b'<c r="') - tail.count(b'<c r="'):
+        if self.plain and _ODD_SPELLING.search(window):
             self.plain = False
         self._tail = window[-_TAIL:]
 
@@ -199,9 +199,20 @@ class SheetCensus:
         return self.formulas or self.errors or bool(self.unusual) or reader_values != self.values
 
 
-def _cells(window: bytes) -> int:
-    """Cell elements (<c followed by a space, tab, newline, > or />) in ``window``."""
-    return sum(window.count(b"<c" + end) for end in (b" ", b">", b"/", b"\n", b"\t", b"\r"))
+def _unusual_inside_value(window: bytes) -> bool:
+    """A reference (``&…;``), CDATA, comment or processing instruction inside a ``<v>`` element: a
+    fast reader may read the number only up to it (``<v>4&#53;</v>`` read as 4)."""
+    for token in (b"&", b"<!", b"<?"):
+        pos, seen = window.find(token), 0
+        while pos != -1:
+            start, close = window.rfind(b"<v", 0, pos), window.rfind(b"</v>", 0, pos)
+            if start > close and window[start + 2 : start + 3] in (b">", b" ", b"\t", b"\n", b"\r"):
+                return True
+            seen += 1
+            if seen > 10_000:  # (text full of ampersands: look no further, parse)
+                return True
+            pos = window.find(token, pos + 1)
+    return False
 
 
 def count_values(rows: list[list[Any]]) -> int:

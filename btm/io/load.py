@@ -19,6 +19,7 @@ import pandas as pd
 from ..errors import InputFileError, StrictModeError
 from ._checks import finish, flag_magnitude, report_duplicates
 from ._sheet import load_sheet
+from ._stacked import split_tables
 from ._tables import OPTIONAL_COLUMNS, PROBLEM_COLUMNS, TIDY_COLUMNS, Counts, Problems
 from .layout import SheetLayout, detect_layout
 from .mapping import Mapping, SheetMapping
@@ -204,10 +205,15 @@ class _Run:
         for note in [*raw.notes, *layout.notes]:
             problems.add("notice", shown, raw.sheet, None, "", "", note)
         self.layouts.append(_layout_record(shown, raw, layout, sm))
-        chunk, c = load_sheet(raw, layout, sm, problems, dayfirst=self.dayfirst, decimal=self.decimal)
-        counts.add(c)
-        if chunk is not None and len(chunk):
-            self.chunks.append(chunk)
+        tables = split_tables(raw, layout, sm, multi_sheet=len(sheets_with_data) > 1)
+        if len(tables) > 1:
+            rows = ", ".join(str(t.header_row + 1) for t, _ in tables)
+            problems.add("notice", shown, raw.sheet, None, "", "", f"the sheet holds {len(tables)} tables (header rows {rows}); each is read with its own header")
+        for table, end in tables:
+            chunk, c = load_sheet(raw, table, sm, problems, dayfirst=self.dayfirst, decimal=self.decimal, end=end)
+            counts.add(c)
+            if chunk is not None and len(chunk):
+                self.chunks.append(chunk)
         return True
 
     def _file_error(self, exc: InputFileError, shown: str, sheet: str) -> None:
