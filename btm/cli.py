@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,7 +103,7 @@ def _import_args(p: argparse.ArgumentParser) -> None:
     order.add_argument("--monthfirst", dest="dayfirst", action="store_const", const=False,
                        help="read dates like 03/04/2026 as month/day (4 March)")
     p.add_argument("--decimal", choices=[".", ","], help="decimal mark of numbers stored as text (default: detected per file)")
-    p.add_argument("--max-size", type=float, metavar="MB", help="largest input file to read, in MB (default 512; zip content 4x)")
+    p.add_argument("--max-size", type=_positive_float, metavar="MB", help="largest input file to read, in MB (default 512; zip content 4x)")
 
 
 def _import(args: argparse.Namespace, study=None):
@@ -118,7 +120,8 @@ def _import(args: argparse.Namespace, study=None):
         decimal = decimal or study.decimal
     mapping = load_mapping(mapping_path) if mapping_path else None
     limits = Limits.scaled(args.max_size) if args.max_size else None
-    return read_results(inputs, mapping=mapping, dayfirst=dayfirst, decimal=decimal, limits=limits, progress=progress_printer())
+    progress = progress_printer(getattr(sys.stderr, "stream", sys.stderr))  # (the bar's \r goes to the terminal itself)
+    return read_results(inputs, mapping=mapping, dayfirst=dayfirst, decimal=decimal, limits=limits, progress=progress)
 
 
 def _print_import_summary(result, *, file=None) -> None:
@@ -143,46 +146,69 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from .errors import StrictModeError
     from .io.load import first_rejection
     from .io.mapping import load_mapping, mapping_to_toml
-    from .io.write import write_csv
+    from .io.outputs import OutputSet
 
+    rejected_path = _sibling(args.output, ".rejected.csv")
+    warnings_path = _sibling(args.output, ".warnings.csv")
+    guard = _guard(args, [args.output, rejected_path, warnings_path, args.write_mapping])
     result = _import(args)
     unread = result.files[result.files["status"] != "ok"]
     if args.strict and len(unread):
         from .errors import InputFileError
 
-        raise InputFileError(f"{unread.iloc[0]['file']}: {unread.iloc[0]['status']} (--strict)")
+        raise InputFileError(f"{unread.iloc[0]['file']}: {unread.iloc[0]['status']} (--strict; nothing written)")
     _print_import_summary(result)
-    if args.write_mapping:
-        used = load_mapping(args.mapping) if args.mapping else None
-        dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
-        decimal = args.decimal or (used.decimal if used else None)
-        Path(args.write_mapping).write_text(mapping_to_toml(result.layouts, dayfirst=dayfirst, decimal=decimal), encoding="utf-8")
-        print(f"wrote mapping draft {args.write_mapping}", file=sys.stderr)
-    rejected_path = _sibling(args.output, ".rejected.csv")
-    warnings_path = _sibling(args.output, ".warnings.csv")
-    write_csv(result.rejected, rejected_path)
     if args.strict and len(result.rejected):
         raise StrictModeError(
-            f"{len(result.rejected)} value(s) rejected (--strict); see {rejected_path}. First: "
-            + first_rejection(result)
+            f"{len(result.rejected)} value(s) rejected (--strict); nothing written (rerun without --strict for "
+            f"{rejected_path}). First: " + first_rejection(result)
         )
-    write_csv(result.data, args.output)
-    write_csv(result.warnings, warnings_path)
+    with OutputSet(guard) as out:
+        if args.write_mapping:
+            used = load_mapping(args.mapping) if args.mapping else None
+            dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
+            decimal = args.decimal or (used.decimal if used else None)
+            out.text(args.write_mapping, mapping_to_toml(result.layouts, dayfirst=dayfirst, decimal=decimal), "mapping file")
+        out.csv(args.output, result.data)
+        out.csv(rejected_path, result.rejected)
+        out.csv(warnings_path, result.warnings)
+        out.commit()
+    if args.write_mapping:
+        print(f"wrote mapping draft {args.write_mapping}", file=sys.stderr)
     print(f"wrote {args.output} ({len(result.data)} results), {rejected_path} ({len(result.rejected)}), {warnings_path} ({len(result.warnings)})", file=sys.stderr)
     return 0
 
 
+def _guard(args: argparse.Namespace, outputs: list, study=None):
+    """The command's inputs (files, folders, mapping, intervals, study file and its inputs); an
+    output among them is refused here, before anything is read."""
+    from .io.outputs import InputGuard
+
+    inputs = [*args.inputs, *(x for x in (args.mapping, getattr(args, "biovar", None)) if x), *(getattr(args, "ranges", None) or [])]
+    if study is not None:
+        inputs += [*study.inputs, *(x for x in (study.mapping, study.options.biovar) if x), *study.options.ranges]
+    guard = InputGuard(inputs)
+    for o in outputs:
+        if o:
+            guard.check(o)
+    return guard
+
+
 def _cmd_interpret(args: argparse.Namespace) -> int:
     from .interpret import interpret
-    from .io.write import write_csv
+    from .io.outputs import OutputSet
 
+    bal = str(Path(args.output).with_name("balance.csv"))
+    rejected = _sibling(args.output, ".rejected.csv")
+    guard = _guard(args, [args.output, bal, rejected])
     result = _import(args)
     _print_import_summary(result)
     it = interpret(result.data, ranges=args.ranges or None)
-    write_csv(it.results, args.output)
-    bal = str(Path(args.output).with_name("balance.csv"))
-    write_csv(it.balance, bal)
-    write_csv(result.rejected, _sibling(args.output, ".rejected.csv"))
+    with OutputSet(guard) as out:
+        out.csv(args.output, it.results)
+        out.csv(bal, it.balance)
+        out.csv(rejected, result.rejected)
+        out.commit()
     counts = it.results["status"].replace("", "no interval").value_counts()
     print("status: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
     print(f"wrote {args.output} ({len(it.results)} results), {bal} ({len(it.balance)} samples)", file=sys.stderr)
@@ -296,21 +322,32 @@ def _fmt_p(p) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def write_analysis(a, imported, outdir: str | Path, *, inputs: list[str]) -> list[Path]:
-    """Write the analysis CSVs and run information into a folder; return the paths."""
+ANALYSIS_FILES = ("results.csv", "balance.csv", "changes.csv", "cohort.csv", "between_groups.csv", "evidence.csv", "rejected.csv", "run_info.txt")
+
+
+def write_analysis(a, imported, outdir: str | Path, *, inputs: list[str], outputs=None) -> list[Path]:
+    """Write the analysis CSVs and run information into a folder; return the paths.
+
+    The files are staged in ``outputs`` (an :class:`~btm.io.outputs.OutputSet`, committed by the
+    caller); without one, they are written together here, each atomically."""
     from . import __version__
     from ._resources import sha256_of
-    from .io.write import write_csv
+    from .io.outputs import OutputSet
 
     out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        from .errors import BTMError
+
+        raise BTMError(f"output folder {out} is a file, not a folder")
+    own = outputs is None
+    staged = OutputSet() if own else outputs
     files = {
         "results.csv": a.results, "balance.csv": a.balance, "changes.csv": a.changes, "cohort.csv": a.cohort,
         "between_groups.csv": a.between, "evidence.csv": a.evidence, "rejected.csv": imported.rejected,
     }
     written = []
     for name, df in files.items():
-        write_csv(df, out / name)
+        staged.csv(out / name, df)
         written.append(out / name)
     lines = [f"btm {__version__}", "", "inputs (SHA-256):"]
     for f in imported.files["file"]:
@@ -322,51 +359,73 @@ def write_analysis(a, imported, outdir: str | Path, *, inputs: list[str]) -> lis
               f"control: {a.control or '(none)'}", "", "options:"]
     lines += [f"  {k}: {v}" for k, v in a.options.describe().items()]
     lines += ["", "notes:"] + [f"  {n}" for n in a.notes]
-    (out / "run_info.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    staged.text(out / "run_info.txt", "\n".join(lines) + "\n")
     written.append(out / "run_info.txt")
+    if own:
+        with staged:
+            staged.commit()
     return written
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .io.outputs import OutputSet
+
+    guard = _guard(args, [Path(args.output) / name for name in ANALYSIS_FILES], _study_of(args))
     imported, a, _ = _run_analysis(args)
     _print_analysis_summary(a)
-    written = write_analysis(a, imported, args.output, inputs=args.inputs)
+    with OutputSet(guard) as out:
+        written = write_analysis(a, imported, args.output, inputs=args.inputs, outputs=out)
+        out.commit()
     print(f"wrote {len(written)} files to {args.output}/: " + ", ".join(p.name for p in written), file=sys.stderr)
     return 0
+
+
+def _study_of(args: argparse.Namespace):
+    """The study file named as the only input, or None (read again by the analysis; it is small)."""
+    if len(args.inputs) == 1 and args.inputs[0].lower().endswith(".toml"):
+        from .analysis import load_study
+
+        return load_study(args.inputs[0])
+    return None
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     import datetime as dt
 
+    from .io.outputs import OutputSet
     from .report import write_report
 
-    imported, a, study = _run_analysis(args)
-    _print_analysis_summary(a)
+    guard = _guard(args, [args.output], _study_of(args))
     stamp = None
     if args.timestamp:
         try:
             stamp = dt.datetime.fromisoformat(args.timestamp)
         except ValueError:
-            from .errors import BTMError
-
             raise BTMError(f"--timestamp {args.timestamp!r}: expected an ISO date-time such as 2026-01-31T09:00:00") from None
+    imported, a, study = _run_analysis(args)
+    _print_analysis_summary(a)
     title = args.title or (study.title if study else None)
-    path = write_report(a, imported, args.output, figures_dir=args.figures, timestamp=stamp, title=title)
-    print(f"wrote {path}" + (f" and figures in {args.figures}/" if args.figures else ""), file=sys.stderr)
+    with OutputSet(guard) as out:
+        figures = out.folder(args.figures, "figures folder") if args.figures else None
+        write_report(a, imported, out.file(args.output, "report"), figures_dir=figures, timestamp=stamp, title=title)
+        out.commit()
+    print(f"wrote {args.output}" + (f" and figures in {args.figures}/" if args.figures else ""), file=sys.stderr)
     return 0
 
 
 def _cmd_init_study(args: argparse.Namespace) -> int:
     from .analysis import study_toml
+    from .io.outputs import OutputSet
 
     out = Path(args.output)
     if out.exists() and not args.force:
-        from .errors import BTMError
-
         raise BTMError(f"{out} exists; use --force to overwrite it")
+    guard = _guard(args, [out])
     imported = _import(args)
     _print_import_summary(imported)
-    out.write_text(study_toml(args.inputs, imported.data, base=out.parent), encoding="utf-8")
+    with OutputSet(guard) as staged:
+        staged.text(out, study_toml(args.inputs, imported.data, base=out.parent), "study file")
+        staged.commit()
     print(f"wrote {out}: check the arms, control and baseline, then run 'btm analyze {out} -o results/'", file=sys.stderr)
     return 0
 
@@ -375,10 +434,13 @@ def _cmd_init_study(args: argparse.Namespace) -> int:
 
 
 def _positive_float(text: str) -> float:
+    """A positive, finite number (decimal point or comma): what argparse checks options against."""
     try:
-        v = float(text.replace(",", "."))
+        v = float(text.strip().replace(",", "."))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number") from None
     return v
 
 
@@ -514,6 +576,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an exception so that every staged output is cleaned up on the way out."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
+class _Printable:
+    """A text stream that shows control characters from the data as escapes (``\\x1b``), so a label
+    holding a terminal escape sequence is never echoed raw; newlines and tabs are kept."""
+
+    _TABLE = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]}
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text.translate(self._TABLE))
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``btm`` command; return the exit status."""
     parser = build_parser()
@@ -521,6 +607,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Printable(sys.stdout), _Printable(sys.stderr)
+    try:
+        old = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: no handler to install
+        old = None
+    try:
+        return _run(args)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+        sys.stdout, sys.stderr = streams
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except BTMError as exc:
@@ -528,8 +629,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except _Terminated:
+        print("error: terminated (SIGTERM); outputs are written whole or not at all", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print("error: interrupted; outputs are written whole or not at all", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0

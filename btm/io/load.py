@@ -300,7 +300,7 @@ def progress_printer(stream=None) -> Callable[[int, int, str], None] | None:
             return
         width = 24
         done = int(width * k / total)
-        label = Path(name).name[:40] if name else "done"
+        label = "".join(ch if ch.isprintable() else "?" for ch in Path(name).name[:40]) if name else "done"
         stream.write(f"\r[{'#' * done}{'.' * (width - done)}] {k}/{total} {label:<40}")
         if k >= total:
             stream.write("\n")
