@@ -50,6 +50,7 @@ class AnalysisOptions:
     biovar: str | None = None
     arm_types: dict[str, str] = field(default_factory=dict)
     population: str | None = None
+    keep_implausible: bool = False  # include values flagged UNIT_MAGNITUDE in the arm statistics
 
     def describe(self) -> dict[str, str]:
         return {
@@ -64,6 +65,7 @@ class AnalysisOptions:
             "user biological variation": self.biovar or "(none)",
             "arm exercise types": ", ".join(f"{k}={v}" for k, v in self.arm_types.items()) or "(from labels)",
             "population": self.population or "(from subjects)",
+            "values flagged UNIT_MAGNITUDE": "included (--keep-implausible)" if self.keep_implausible else "left out of the arm statistics",
         }
 
 
@@ -147,6 +149,56 @@ def _changes_per_arm(
     return out.reset_index(drop=True), orders
 
 
+IMPLAUSIBLE = "UNIT_MAGNITUDE"
+
+
+def _implausible_left_out(changes: pd.DataFrame, results: pd.DataFrame, keep: bool, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Changes and results for the arm statistics: pairs with a value flagged UNIT_MAGNITUDE (about
+    1000x outside every published interval: a unit error, not a biological change) get no log ratio,
+    so they count in ``n_other_excluded``; results with the flag leave the mixed model. ``keep``
+    (``--keep-implausible``) includes them."""
+    def flagged(col: pd.Series) -> np.ndarray:
+        return col.astype(str).str.contains(IMPLAUSIBLE, regex=False).to_numpy(dtype=bool)
+
+    pairs = np.zeros(len(changes), dtype=bool)
+    for c in ("flags_from", "flags_to"):
+        if c in changes and len(changes):
+            pairs |= flagged(changes[c])
+    rows = flagged(results["flags"]) if "flags" in results and len(results) else np.zeros(len(results), dtype=bool)
+    if not pairs.any() and not rows.any():
+        return changes, results
+    if keep:
+        notes.append(f"{int(pairs.sum())} pair(s) with a value flagged {IMPLAUSIBLE} are included in the arm statistics (--keep-implausible)")
+        return changes, results
+    out = changes.copy()
+    out.loc[pairs, "log_ratio"] = np.nan
+    notes.append(
+        f"{int(pairs.sum())} pair(s) with a value flagged {IMPLAUSIBLE} (about 1000x outside every published interval: "
+        "probably a unit error) are left out of the arm statistics and counted in n_other_excluded; "
+        "--keep-implausible includes them"
+    )
+    return out, results.loc[~rows]
+
+
+def _unpaired_notes(data: pd.DataFrame) -> list[str]:
+    """Why subjects drop out of the pairs: a result reported twice, or an arm that changes between visits."""
+    notes = []
+    keys = [k for k in ("subject_id", "timepoint", "marker", "specimen") if k in data]
+    dup = data.duplicated(keys, keep=False).to_numpy() if len(keys) == 4 else np.zeros(len(data), dtype=bool)
+    if dup.any():
+        subjects = pd.unique(data.loc[dup, "subject_id"].astype(str))
+        notes.append(f"{int(dup.sum())} result(s) reported more than once for the same subject, timepoint and marker "
+                     f"(flag DUPLICATE) are not paired, since the change would depend on which one is used: subject(s) "
+                     + ", ".join(subjects[:10]) + (" …" if len(subjects) > 10 else ""))
+    if "group" in data and "subject_id" in data:
+        arms = data.groupby(data["subject_id"].astype(str))["group"].nunique()
+        moved = arms.index[arms.to_numpy() > 1].tolist()
+        if moved:
+            notes.append(f"subject(s) {', '.join(moved[:10])}{' …' if len(moved) > 10 else ''} change arm between visits: "
+                         "a change is computed only within one arm, so their visits in different arms are not paired")
+    return notes
+
+
 def _balance_change(balance: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame:
     b = balance.copy()
     base = b[b["timepoint"] == order.baseline].drop_duplicates("subject_id").set_index("subject_id")["balance_index"]
@@ -202,6 +254,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
     if len(order.order) < 2:
         raise AnalysisError(f"only one timepoint ({order.order[0]!r}): a change needs two; check the visit column or the mapping")
     notes.append(f"timepoint order: {' → '.join(order.order)} ({order.basis}); baseline {order.baseline!r}")
+    notes += _unpaired_notes(data)
     interp = interpret(data, ranges=opts.ranges or None)
     bv = load_biovariation(opts.biovar)
     limits = rcv_limits(bv, method=opts.rcv)
@@ -229,6 +282,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
         populations = {g: (opts.population, "as given") for g in populations}
     ratio_ch = pd.concat([_ratio_changes(interp.balance[interp.balance["group"] == g], o) for g, o in arm_orders.items()] or [pd.DataFrame(columns=CHANGE_COLUMNS)], ignore_index=True)
     both = pd.concat([ch, ratio_ch], ignore_index=True) if len(ratio_ch) else ch
+    both, lmm_results = _implausible_left_out(both, interp.results, opts.keep_implausible, notes)
     cohort = cohort_stats(both, test=opts.test, adjust=opts.adjust)
     if len(cohort):
         cohort["_tp"] = cohort["timepoint_to"].map(order.rank())
@@ -237,7 +291,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
     if control:
         between = between_groups(both, control=control, method=opts.between, adjust=opts.adjust)
         if len(order.order) > 2:
-            lmm = mixed_model_tests(interp.results, order=list(order.order), control=control, adjust=opts.adjust)
+            lmm = mixed_model_tests(lmm_results, order=list(order.order), control=control, adjust=opts.adjust)
             between = pd.concat([between, lmm], ignore_index=True)
     ev = compare_with_evidence(
         cohort, between, arm_types=arm_types, populations={g: p for g, (p, _) in populations.items()},
@@ -256,7 +310,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
 # study files
 
 _STUDY_KEYS = {"title", "inputs", "mapping", "ranges", "biovar", "control", "baseline", "timepoint_order", "population", "dayfirst", "decimal"}
-_STAT_KEYS = {"test", "adjust", "between", "rcv"}
+_STAT_KEYS = {"test", "adjust", "between", "rcv", "keep_implausible"}
 
 
 @dataclass
@@ -288,6 +342,9 @@ def load_study(path: str | Path) -> Study:
     unknown = set(raw) - {"study", "arms", "statistics"}
     if unknown:
         raise MappingError(f"{p}: unknown section(s) {', '.join(sorted(unknown))}; expected [study], [arms], [statistics]")
+    for section in ("study", "arms", "statistics"):
+        if not isinstance(raw.get(section, {}), dict):
+            raise MappingError(f"{p}: {section} must be a table ([{section}] on a line of its own), not {raw[section]!r:.60}")
     st = raw.get("study", {})
     bad = set(st) - _STUDY_KEYS
     if bad:
@@ -296,6 +353,7 @@ def load_study(path: str | Path) -> Study:
     bad = set(stat) - _STAT_KEYS
     if bad:
         raise MappingError(f"{p}: [statistics] has unknown key(s) {', '.join(sorted(bad))}; expected {', '.join(sorted(_STAT_KEYS))}")
+    _check_study_types(p, st, stat, raw.get("arms", {}))
     base = p.parent
 
     def rel(x: str) -> str:
@@ -322,12 +380,43 @@ def load_study(path: str | Path) -> Study:
         test=stat.get("test", "t"), adjust=stat.get("adjust", "holm"), between=stat.get("between", "ancova"),
         rcv=stat.get("rcv", "lognormal"), ranges=[rel(r) for r in ranges],
         biovar=rel(st["biovar"]) if st.get("biovar") else None, arm_types=arms, population=st.get("population") or None,
+        keep_implausible=stat.get("keep_implausible", False),
     )
     return Study(
         path=p, title=str(st.get("title", p.stem)), inputs=[rel(i) for i in inputs],
         mapping=rel(st["mapping"]) if st.get("mapping") else None, dayfirst=st.get("dayfirst"), decimal=st.get("decimal"),
         options=opts,
     )
+
+
+def _check_study_types(p: Path, st: dict[str, Any], stat: dict[str, Any], arms: Any) -> None:
+    """One clear line for a value of the wrong kind (a number where a path belongs, a label where a list belongs)."""
+    def fail(key: str, want: str, value: Any) -> None:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise MappingError(f"{p}: {key} must be {want}, not {shown}")
+
+    def texts(x: Any) -> bool:
+        return isinstance(x, list) and all(isinstance(i, str) for i in x)
+
+    for key in ("title", "mapping", "biovar", "control", "baseline", "population"):
+        if key in st and not isinstance(st[key], str):
+            fail(f"[study] {key}", "text in quotes", st[key])
+    for key in ("inputs", "ranges"):
+        if key in st and not (isinstance(st[key], str) or texts(st[key])):
+            fail(f"[study] {key}", 'a path in quotes or a list of them, e.g. ["trial.xlsx"]', st[key])
+    if "timepoint_order" in st and not texts(st["timepoint_order"]):
+        fail("[study] timepoint_order", 'a list of labels, e.g. ["Baseline", "Week 12"]', st["timepoint_order"])
+    if "dayfirst" in st and not isinstance(st["dayfirst"], bool):
+        fail("[study] dayfirst", "true or false", st["dayfirst"])
+    if "decimal" in st and st["decimal"] not in (".", ","):
+        fail("[study] decimal", '"." or ","', st["decimal"])
+    if not isinstance(arms, dict) or not all(isinstance(v, str) for v in arms.values()):
+        fail("[arms]", 'a table of "arm label" = "exercise type"', arms)
+    if "keep_implausible" in stat and not isinstance(stat["keep_implausible"], bool):
+        fail("[statistics] keep_implausible", "true or false", stat["keep_implausible"])
+    for key in ("test", "adjust", "between", "rcv"):
+        if key in stat and not isinstance(stat[key], str):
+            fail(f"[statistics] {key}", "text in quotes", stat[key])
 
 
 def run_study(path: str | Path) -> tuple[Study, Any, AnalysisResult]:
@@ -341,7 +430,9 @@ def run_study(path: str | Path) -> tuple[Study, Any, AnalysisResult]:
 
 
 def _q(s: str) -> str:
-    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    from .io.mapping import toml_string
+
+    return toml_string(str(s))
 
 
 def study_toml(inputs: Sequence[str], data: pd.DataFrame, *, base: Path | None = None) -> str:

@@ -258,6 +258,9 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--biovar", metavar="CSV", help="your own biological variation figures (same columns as the shipped file)")
     p.add_argument("--arm", action="append", metavar="LABEL=TYPE", help="exercise type of an arm (endurance, resistance, impact, flexibility_balance, combined, control)")
     p.add_argument("--population", help="population of all arms (e.g. postmenopausal_women) for the evidence comparison")
+    p.add_argument("--keep-implausible", action="store_true",
+                   help="include values flagged UNIT_MAGNITUDE (about 1000x outside every published interval) in the arm statistics; "
+                        "by default they are left out and counted in n_other_excluded")
 
 
 def _run_analysis(args: argparse.Namespace):
@@ -276,6 +279,8 @@ def _run_analysis(args: argparse.Namespace):
         v = getattr(args, name, None)
         if v is not None:
             setattr(opts, name, v)
+    if args.keep_implausible:
+        opts.keep_implausible = True
     if args.ranges:
         opts.ranges = list(args.ranges)
     if args.timepoints:

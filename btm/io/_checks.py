@@ -88,11 +88,16 @@ def flag_magnitude(data: pd.DataFrame, problems: Problems) -> None:
         for i in off:
             flags[i] = _add_flag(flags[i], "UNIT_MAGNITUDE")
             problems.add(
-                "warning", src[0][i], src[1][i], int(src[2][i]), src[3][i], src[4][i],
+                "warning", src[0][i], src[1][i], _row(src[2][i]), src[3][i], src[4][i],
                 f"{m} {value[i]:g} {u} is about 1000x outside every published interval ({lo:g}–{hi:g} {u}): is the unit right?",
             )
     if flags is not None:
         data["flags"] = pd.Series(flags, index=data.index, dtype=data["flags"].dtype)
+
+
+def _row(x: Any) -> int | None:
+    """A source row for the problem list: None when the table has none (a tidy table without it)."""
+    return None if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)) else int(x)
 
 
 def _group_codes(columns: list[np.ndarray]) -> np.ndarray:
@@ -143,7 +148,52 @@ def report_duplicates(data: pd.DataFrame, problems: Problems) -> None:
         for r in rows:
             flags[r] = _add_flag(flags[r], "DUPLICATE")
             problems.add(
-                "warning", col["source_file"][r], col["source_sheet"][r], int(col["source_row"][r]), col["source_column"][r], col["raw_value"][r],
+                "warning", col["source_file"][r], col["source_sheet"][r], _row(col["source_row"][r]), col["source_column"][r], col["raw_value"][r],
                 f"duplicate: subject {col['subject_id'][r]!r}, timepoint {col['timepoint'][r]!r}, {col['marker'][r]} appears {len(rows)} times with {what} ({where}); all kept, none averaged",
             )
     data["flags"] = pd.Series(flags, index=data.index, dtype=data["flags"].dtype)
+
+
+def harmonise_labels(data: pd.DataFrame, problems: Problems) -> None:
+    """Visit and arm labels that differ only in case or spacing (``Week 12``, ``week 12``, ``Week12``)
+    are one label: the most frequent spelling is used for all of them, with a notice naming every
+    spelling. Otherwise ``week 12`` and ``Week 12`` would be two visits and pairs would vanish."""
+    if data.empty:
+        return
+    for col, what in (("timepoint", "visit"), ("group", "arm")):
+        values = data[col].astype(str)
+        counts = values[values != ""].value_counts(sort=False)
+        if len(counts) < 2:
+            continue
+        key = pd.Series(["".join(v.split()).casefold() for v in counts.index], index=counts.index)
+        groups = key.groupby(key.to_numpy()).groups
+        rename: dict[str, str] = {}
+        for spellings in groups.values():
+            if len(spellings) < 2:
+                continue
+            c = counts.loc[list(spellings)]
+            keep = c.idxmax()  # the most frequent (the first of equals)
+            rename.update({s: keep for s in spellings if s != keep})
+            problems.add("warning", "", "", None, col, keep,
+                         f"{what} labels {', '.join(repr(s) for s in spellings)} differ only in case or spacing: all read as {keep!r}")
+        if rename:
+            data[col] = values.replace(rename).astype(data[col].dtype)
+
+
+def report_conflicts(data: pd.DataFrame, problems: Problems) -> None:
+    """A subject whose sex differs between rows, or whose arm changes between visits: a warning
+    naming the subject and the values (the rows are kept as they are)."""
+    if data.empty or "subject_id" not in data:
+        return
+    for col, what in (("sex", "sex"), ("group", "arm")):
+        if col not in data:
+            continue
+        d = data.loc[data[col].astype(str) != "", ["subject_id", col, "timepoint", "source_file"]]
+        pairs = d.drop_duplicates(["subject_id", col])
+        n = pairs["subject_id"].value_counts()
+        for sid in n.index[n.to_numpy() > 1]:
+            rows = pairs[pairs["subject_id"] == sid]
+            shown = ", ".join(f"{v!r}" + (f" at {tp!r}" if col == "group" and tp else "") for v, tp in zip(rows[col], rows["timepoint"], strict=True))
+            consequence = "; visits in different arms are not paired" if col == "group" else ""
+            problems.add("warning", rows["source_file"].iat[0], "", None, col, str(sid),
+                         f"subject {sid!r} has more than one {what}: {shown}{consequence}")

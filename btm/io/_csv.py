@@ -63,8 +63,15 @@ def _count_outside_quotes(line: str, d: str) -> int:
 
 
 def read_csv(p: Path, shown: str, limits: Limits) -> RawSheet:
+    """A text file as one sheet.
+
+    Memory stays proportional to the cells that hold something: every blank line (empty, or only
+    delimiters) is one shared row object, blank lines at the end are dropped (they carry nothing),
+    and empty cells at the end of a line are dropped (a line of a million commas is one cell).
+    """
     data = p.read_bytes()
     text, encoding = decode(data)
+    del data
     if not text.strip():
         raise InputFileError("the file holds no text (only whitespace)", path=shown)
     notes = []
@@ -73,23 +80,9 @@ def read_csv(p: Path, shown: str, limits: Limits) -> RawSheet:
     sample = text[:65536].splitlines()[:50]
     delim = sniff_delimiter(sample)
     csv.field_size_limit(max(limits.max_file_bytes, 1 << 20))
-    rows: list[list[Any]] = []
-    cells = 0
-    try:
-        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delim):
-            cells += len(row) or 1  # an empty line costs a row all the same
-            if cells > limits.max_cells:
-                raise FileTooLargeError(
-                    f"the file has more than {limits.max_cells:,} cells; raise the bound with --max-size if it is trusted",
-                    path=shown,
-                )
-            rows.append(row)
-    except csv.Error as exc:
-        raise InputFileError(f"cannot split the text into columns ({short(exc)})", path=shown) from None
-    for r in rows:  # empty cells at the end of a line carry nothing (a line of a million commas is two columns)
-        while len(r) > 1 and r[-1] == "":
-            r.pop()
-    width = max((len(r) for r in rows), default=0)
+    rows = _rows(text, delim, shown, limits)
+    del text
+    width = max(map(len, rows), default=0)
     if width * len(rows) > limits.max_cells:  # every row is padded to the widest
         raise FileTooLargeError(
             f"the text spans {len(rows):,} rows x {width:,} columns ({width * len(rows):,} cells), above the "
@@ -98,9 +91,45 @@ def read_csv(p: Path, shown: str, limits: Limits) -> RawSheet:
         )
     if width <= 1 and not any(_count_outside_quotes(line, d) for line in sample for d in ",;\t|"):
         notes.append("one column only: no delimiter found")
-    for r in rows:
-        if len(r) < width:
+    blank = [""] * width  # one object for every blank row (nothing mutates the rows of a text file)
+    for i, r in enumerate(rows):
+        if r is _BLANK:
+            rows[i] = blank
+        elif len(r) < width:
             r.extend([""] * (width - len(r)))
     names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
     notes.append(f"{names[delim]}-separated")
     return RawSheet(source=shown, sheet="", rows=rows, notes=notes, is_csv=True)
+
+
+_BLANK: list[Any] = []  # stands for every blank row while reading
+
+
+def _rows(text: str, delim: str, shown: str, limits: Limits) -> list[list[Any]]:
+    """The rows of the text, blank ones as :data:`_BLANK`, trailing empty cells and blank rows dropped."""
+    rows: list[list[Any]] = []
+    cells = 0
+    last = -1  # the last row that holds something
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delim):
+            n = len(row)
+            while n and row[n - 1] == "":
+                n -= 1
+            if n == 0:
+                rows.append(_BLANK)
+                cells += 1  # a blank line costs a row all the same
+            else:
+                if n < len(row):
+                    del row[n:]
+                rows.append(row)
+                cells += n
+                last = len(rows) - 1
+            if cells > limits.max_cells:
+                raise FileTooLargeError(
+                    f"the file has more than {limits.max_cells:,} cells; raise the bound with --max-size if it is trusted",
+                    path=shown,
+                )
+    except csv.Error as exc:
+        raise InputFileError(f"cannot split the text into columns ({short(exc)})", path=shown) from None
+    del rows[last + 1 :]
+    return rows

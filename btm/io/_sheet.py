@@ -43,9 +43,11 @@ class SheetContext:
     decimal: str | None  # decimal mark of text numbers: given, or detected from this sheet
     lods: dict[str, float]  # marker -> limit for '<LOD' texts (mapping)
     uncached: dict[tuple[int, int], str]  # (grid row, column) -> formula without a cached value
+    row_index: np.ndarray | None = None  # grid row -> row under data_start (text files: blank rows are left out)
 
     def excel_row(self, grid_row: int) -> int:
-        return int(grid_row) + self.layout.data_start + 1
+        offset = int(grid_row) if self.row_index is None else int(self.row_index[int(grid_row)])
+        return offset + self.layout.data_start + 1
 
     def problem(self, severity: str, grid_row: int | None, column: str, raw: str, reason: str) -> None:
         row = None if grid_row is None else self.excel_row(grid_row)
@@ -79,20 +81,24 @@ def load_sheet(
 ) -> tuple[pd.DataFrame | None, Counts]:
     """The tidy rows of one table of a sheet (its data rows up to ``end``, exclusive, or the last)
     and what became of its values."""
-    grid = _grid(raw, layout, end)
+    grid, row_index, n_blank = _grid(raw, layout, end)
     _apply_merges(raw, layout, grid, problems)
     if layout.layout == "tidy":
-        return load_tidy(raw, layout, grid, problems)
+        df, counts = load_tidy(raw, layout, grid, problems, row_index)
+        counts.read, counts.blank = counts.read + n_blank, counts.blank + n_blank
+        return df, counts
     stop = layout.data_start + grid.shape[0]
     uncached = {(r - layout.data_start, c): f for r, c, f in raw.uncached_formulas if layout.data_start <= r < stop}
     ctx = SheetContext(
         raw=raw, layout=layout, mapping=sm, problems=problems, counts=Counts(), grid=grid,
-        meta=_meta(raw, layout, grid, problems, dayfirst=dayfirst),
+        meta=_meta(raw, layout, grid, problems, dayfirst=dayfirst, row_index=row_index),
         decimal=decimal or _detect_decimal(layout, grid),
-        lods=dict(sm.lod) if sm else {}, uncached=uncached,
+        lods=dict(sm.lod) if sm else {}, uncached=uncached, row_index=row_index,
     )
     _warn_uncached_outside_values(ctx)
     parts = _load_wide(ctx) if layout.layout == "wide" else _load_long(ctx)
+    blank_cells = n_blank * (len(layout.marker_columns) if layout.layout == "wide" else 1)
+    ctx.counts.read, ctx.counts.blank = ctx.counts.read + blank_cells, ctx.counts.blank + blank_cells
     return _assemble(ctx, parts), ctx.counts
 
 
@@ -118,19 +124,38 @@ def _warn_uncached_outside_values(ctx: SheetContext) -> None:
 # the grid and the subject columns
 
 
-def _grid(raw: RawSheet, layout: SheetLayout, end: int | None = None) -> np.ndarray:
-    """The data region as a 2-D object array (ragged rows padded with empty strings)."""
+def _grid(raw: RawSheet, layout: SheetLayout, end: int | None = None) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """(the data region as a 2-D object array, grid row -> row under data_start or None, blank rows
+    left out). A text file's blank rows (one shared object) are left out and only counted, so a
+    file of millions of empty lines costs no grid."""
     data = raw.rows[layout.data_start : end]
+    row_index = None
+    n_blank = 0
+    if raw.is_csv and data:
+        blank = _blank_row(raw)
+        keep = [i for i, r in enumerate(data) if r is not blank] if blank is not None else None
+        if keep is not None and len(keep) < len(data):
+            n_blank = len(data) - len(keep)
+            row_index = np.asarray(keep, dtype=np.int64)
+            data = [data[i] for i in keep]
     width = max((c.index for c in layout.columns), default=0) + 1
     if data and all(len(r) == len(data[0]) for r in data) and len(data[0]) >= width:
         arr = np.empty((len(data), len(data[0])), dtype=object)
         arr[:] = data
-        return arr
+        return arr, row_index, n_blank
     arr = np.full((len(data), width), "", dtype=object)
     for i, r in enumerate(data):
         m = min(len(r), width)
         arr[i, :m] = r[:m]
-    return arr
+    return arr, row_index, n_blank
+
+
+def _blank_row(raw: RawSheet) -> list[Any] | None:
+    """The one object a text file uses for every blank row (see :func:`btm.io._csv.read_csv`)."""
+    for r in raw.rows:
+        if r and not any(r):
+            return r
+    return None
 
 
 def _apply_merges(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: Problems) -> None:
@@ -174,7 +199,8 @@ _MERGE_WARNINGS = 100
 
 def _text_column(grid: np.ndarray, j: int) -> np.ndarray:
     return cell_texts(grid[:, j], strip=True)
-def _meta(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: Problems, *, dayfirst: bool | None) -> dict[str, np.ndarray]:
+def _meta(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: Problems, *, dayfirst: bool | None,
+          row_index: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-row subject and sample columns of a sheet."""
     n = grid.shape[0]
     out: dict[str, np.ndarray] = {}
@@ -182,7 +208,7 @@ def _meta(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: Proble
 
     def warn(col: ColumnRole, items: list[tuple[int, str, str]]) -> None:
         for i, text, reason in items:
-            problems.add("warning", raw.source, raw.sheet, first + i, col_label(col), text, reason)
+            problems.add("warning", raw.source, raw.sheet, first + (i if row_index is None else int(row_index[i])), col_label(col), text, reason)
 
     for name in ("subject_id", "mrn", "sample_id"):
         c = layout.by_role(name)
@@ -494,7 +520,7 @@ def _assemble(ctx: SheetContext, parts: list[dict[str, np.ndarray]]) -> pd.DataF
         df.loc[df["timepoint"] == "", "timepoint"] = layout.timepoint
     df["source_file"] = ctx.raw.source
     df["source_sheet"] = ctx.raw.sheet
-    df["source_row"] = rows + layout.data_start + 1
+    df["source_row"] = (rows if ctx.row_index is None else ctx.row_index[rows]) + layout.data_start + 1
     df["flags"] = ""
     if missing.any():
         df = df.loc[~missing]

@@ -82,6 +82,10 @@ def _header_rows_below(raw: RawSheet, layout: SheetLayout, need: int) -> list[in
     data = raw.rows[layout.data_start :]
     if not data:
         return []
+    keep = [i for i, r in enumerate(data) if any(r)] if raw.is_csv else list(range(len(data)))  # (blank text rows: none)
+    data = [data[i] for i in keep]
+    if not data:
+        return []
     grid = _grid(data, max(c.index for c in layout.columns) + 1)
     candidates: set[int] = set()
     for c in layout.columns:
@@ -92,7 +96,7 @@ def _header_rows_below(raw: RawSheet, layout: SheetLayout, need: int) -> list[in
         names = {x for x in texts if classify_header(x.strip()).role not in ("", "ignore")}
         if names:
             candidates.update(np.flatnonzero(pd.Series(col, dtype=object).isin(names).to_numpy()).tolist())
-    return [layout.data_start + i for i in sorted(candidates) if _is_header(data[i], need)]
+    return [layout.data_start + keep[i] for i in sorted(candidates) if _is_header(data[i], need)]
 
 
 def _grid(data: list[list[Any]], width: int) -> np.ndarray:

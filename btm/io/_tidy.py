@@ -23,7 +23,8 @@ from .write import unescape_texts
 __all__ = ["load_tidy"]
 
 
-def load_tidy(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: Problems) -> tuple[pd.DataFrame | None, Counts]:
+def load_tidy(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: Problems,
+              row_index: np.ndarray | None = None) -> tuple[pd.DataFrame | None, Counts]:
     """The rows of a tidy table, each value validated again; what became of its values."""
     counts = Counts()
     by_header = {c.header: c for c in layout.columns if c.header}
@@ -52,7 +53,8 @@ def load_tidy(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: Pr
     reject(~np.isin(text["censored"], ["", "<", ">"]), "censored must be empty, '<' or '>'", by_header.get("censored"), text["censored"])
     value, unit, kind, specimen = _convert_rows(p.value, text, status, reason, where, by_header.get("unit"))
     for k in np.flatnonzero(status == REJECTED):
-        problems.add("rejected", raw.source, raw.sheet, layout.data_start + k + 1, where[k], shown[k], reason[k])
+        row = k if row_index is None else int(row_index[k])
+        problems.add("rejected", raw.source, raw.sheet, layout.data_start + row + 1, where[k], shown[k], reason[k])
     keep = status == OK
     counts.read, counts.blank = n, int((status == BLANK).sum())
     counts.rejected, counts.loaded = int((status == REJECTED).sum()), int(keep.sum())

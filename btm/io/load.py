@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputFileError, StrictModeError
-from ._checks import finish, flag_magnitude, report_duplicates
+from ._checks import finish, flag_magnitude, harmonise_labels, report_conflicts, report_duplicates
 from ._sheet import load_sheet
 from ._stacked import split_tables
 from ._tables import OPTIONAL_COLUMNS, PROBLEM_COLUMNS, TIDY_COLUMNS, Counts, Problems
@@ -232,8 +232,10 @@ class _Run:
     def result(self) -> ImportResult:
         """The table of every file read, checked across rows (magnitudes, duplicates)."""
         data = finish(self.chunks)
+        harmonise_labels(data, self.problems)
         flag_magnitude(data, self.problems)
         report_duplicates(data, self.problems)
+        report_conflicts(data, self.problems)
         return ImportResult(data=data, problems=self.problems.frame(), files=pd.DataFrame(self.file_rows), layouts=self.layouts)
 
 

@@ -218,8 +218,25 @@ def _sheet_columns(s: dict[str, Any], sm: SheetMapping, where: str) -> None:
         sm.lod[key] = float(lod)
 
 
-def _toml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(s: str) -> str:
+    """``s`` as a TOML basic string: quotes and backslashes escaped, every control character
+    (CR, LF, tab, ESC, DEL …) written as an escape, so any header or label gives valid TOML."""
+    out = []
+    for ch in s:
+        code = ord(ch)
+        if ch in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+_toml_str = toml_string
 
 
 def mapping_to_toml(entries: list[dict[str, Any]], *, dayfirst: bool | None = None, decimal: str | None = None) -> str:
