@@ -132,6 +132,10 @@ def _print_import_summary(result, *, file=None) -> None:
             continue
         extra = f", {r.ignored} not bone markers" if r.ignored else ""
         print(f"{r.file}: {r.read} results read, {r.loaded} loaded, {r.rejected} rejected, {r.blank} blank{extra}", file=out)
+    skipped = result.problems[(result.problems["severity"] == "notice") & result.problems["reason"].str.startswith("skipped: btm's")]
+    if len(skipped):
+        print(f"skipped {len(skipped)} file(s) written by btm in the folder(s): " + ", ".join(skipped["source_file"].head(5))
+              + (" …" if len(skipped) > 5 else "") + " (give a file by name to read it)", file=out)
     warn = result.problems[result.problems["severity"] == "warning"]
     if len(warn):
         print(f"{len(warn)} warning(s): check the warnings file", file=out)

@@ -239,10 +239,15 @@ def ancova(log_to: np.ndarray, log_from: np.ndarray, arm: np.ndarray) -> dict[st
     """OLS of ln(follow-up) on ln(baseline) and an arm indicator: the arm coefficient and its inference."""
     n = len(log_to)
     X = np.column_stack([np.ones(n), log_from, arm.astype(float)])
+    df = n - X.shape[1]
+    nan = {"coef": math.nan, "se": math.nan, "t": math.nan, "df": float(df), "p": math.nan, "lo": math.nan, "hi": math.nan}
+    if df < 1 or np.linalg.matrix_rank(X) < X.shape[1]:  # e.g. every baseline value the same: no slope to adjust by
+        return {**nan, "note": "the baseline values do not vary (singular design): no ANCOVA estimate"}
     beta, *_ = np.linalg.lstsq(X, log_to, rcond=None)
     resid = log_to - X @ beta
-    df = n - X.shape[1]
     s2 = float(resid @ resid) / df
+    if not s2 > 0:  # every value fitted exactly (identical values): no variance to test against
+        return {**nan, "coef": float(beta[2]), "note": "no residual variation (identical values): no test"}
     cov = s2 * np.linalg.inv(X.T @ X)
     se = math.sqrt(cov[2, 2])
     t = beta[2] / se
@@ -293,7 +298,7 @@ def between_groups(
                 r = ancova(np.log(both["value_to"].to_numpy(dtype=float)), np.log(both["value_from"].to_numpy(dtype=float)),
                            (both["group"] == arm).to_numpy())
                 row.update(estimate_label="ratio of geometric means, arm/control, adjusted for baseline", estimate=math.exp(r["coef"]),
-                           ci_low=math.exp(r["lo"]), ci_high=math.exp(r["hi"]), statistic=r["t"], df=r["df"], p=r["p"], note="")
+                           ci_low=math.exp(r["lo"]), ci_high=math.exp(r["hi"]), statistic=r["t"], df=r["df"], p=r["p"], note=r.get("note", ""))
             elif method == "welch":
                 x, y = tr["log_ratio"].to_numpy(dtype=float), ctrl["log_ratio"].to_numpy(dtype=float)
                 r = stats.ttest_ind(x, y, equal_var=False)
@@ -400,8 +405,17 @@ def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: s
                 rows.append(row)
                 continue
             y = np.log(sub["value"].to_numpy(dtype=float))
-            full = lmm_random_intercept(y, _design(sub, interaction=True), sub["subject_id"].to_numpy())
-            red = lmm_random_intercept(y, _design(sub, interaction=False), sub["subject_id"].to_numpy())
+            if np.ptp(y) == 0:  # every value the same: the likelihood has no maximum to compare (and no test means anything)
+                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="all values identical: no model fitted")
+                rows.append(row)
+                continue
+            try:
+                full = lmm_random_intercept(y, _design(sub, interaction=True), sub["subject_id"].to_numpy())
+                red = lmm_random_intercept(y, _design(sub, interaction=False), sub["subject_id"].to_numpy())
+            except np.linalg.LinAlgError:  # a design the data cannot identify (e.g. every arm at one timepoint only)
+                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="singular design: no model fitted")
+                rows.append(row)
+                continue
             dof = _design(sub, interaction=True).shape[1] - _design(sub, interaction=False).shape[1]
             lr = max(0.0, 2 * (float(full["llf"]) - float(red["llf"])))
             row.update(statistic=lr, df=float(dof), p=float(stats.chi2.sf(lr, dof)),

@@ -118,9 +118,13 @@ def read_results(
         strict=strict,
         limits=limits or Limits(),
     )
-    targets = list(iter_spreadsheets(list(paths)))
+    skipped: list[tuple[str, str]] = []
+    targets = list(iter_spreadsheets(list(paths), skipped))
     if not targets:
-        raise InputFileError("no spreadsheet files found in " + ", ".join(str(p) for p in paths))
+        own = f" (only btm's own outputs, skipped: {', '.join(s for s, _ in skipped[:5])}; give a file by name to read it)" if skipped else ""
+        raise InputFileError("no spreadsheet files found in " + ", ".join(str(p) for p in paths) + own)
+    for shown, kind in skipped:
+        run.problems.add("notice", shown, "", None, "", "", f"skipped: {kind}, written by btm (give the file by name to read it)")
     for k, (shown, path) in enumerate(targets):
         if progress:
             progress(k, len(targets), shown)

@@ -34,6 +34,7 @@ from ._base import (
 )
 from ._csv import read_csv
 from ._ods import restore
+from ._own import btm_output_kind
 from ._xls import is_encrypted_ooxml, xls_error_cells
 from ._xlsx import count_values, reconcile
 from ._zipguard import XLSB_MESSAGE, ZipScan, check_zip
@@ -228,8 +229,13 @@ def _put_error_cells(rows: list[list[Any]], errors: list[tuple[int, int, str]]) 
             row[c] = CellIssue(text, f"Excel error {text}")
 
 
-def iter_spreadsheets(paths: list[str | Path]) -> Iterator[tuple[str, Path]]:
-    """(shown path, path) for files, and for every spreadsheet inside folders (sorted, recursive)."""
+def iter_spreadsheets(paths: list[str | Path], skipped: list[tuple[str, str]] | None = None) -> Iterator[tuple[str, Path]]:
+    """(shown path, path) for files, and for every spreadsheet inside folders (sorted, recursive).
+
+    In folders, hidden files, lock files and btm's own outputs (recognised by their content, see
+    :func:`~btm.io._own.btm_output_kind`) are skipped; the outputs are appended to ``skipped`` as
+    (path, what it is). A file given by name is always yielded.
+    """
     for given in paths:
         p = Path(given)
         if p.is_dir():
@@ -238,6 +244,11 @@ def iter_spreadsheets(paths: list[str | Path]) -> Iterator[tuple[str, Path]]:
                 if q.is_file() and q.suffix.lower() in SPREADSHEET_SUFFIXES and not q.name.startswith(("~$", ".~lock", "."))
             )
             for q in found:
+                kind = btm_output_kind(q)
+                if kind is not None:
+                    if skipped is not None:
+                        skipped.append((str(q), kind))
+                    continue
                 yield str(q), q
         else:
             yield str(given), p
