@@ -157,14 +157,17 @@ def _implausible_left_out(changes: pd.DataFrame, results: pd.DataFrame, keep: bo
     1000x outside every published interval: a unit error, not a biological change) get no log ratio,
     so they count in ``n_other_excluded``; results with the flag leave the mixed model. ``keep``
     (``--keep-implausible``) includes them."""
-    def flagged(col: pd.Series) -> np.ndarray:
-        return col.astype(str).str.contains(IMPLAUSIBLE, regex=False).to_numpy(dtype=bool)
-
+    rows = (results["flags"].astype(str).str.contains(IMPLAUSIBLE, regex=False).to_numpy(dtype=bool)
+            if "flags" in results and len(results) else np.zeros(len(results), dtype=bool))
     pairs = np.zeros(len(changes), dtype=bool)
-    for c in ("flags_from", "flags_to"):
-        if c in changes and len(changes):
-            pairs |= flagged(changes[c])
-    rows = flagged(results["flags"]) if "flags" in results and len(results) else np.zeros(len(results), dtype=bool)
+    if rows.any() and len(changes):
+        bad = set((results.loc[rows, "subject_id"].astype(str) + "\x1f" + results.loc[rows, "marker"].astype(str) + "\x1f"
+                   + results.loc[rows, "timepoint"].astype(str)).tolist())
+        sid = changes["subject_id"].astype(str)
+        for tp in ("timepoint_from", "timepoint_to"):
+            for part in changes["marker"].astype(str).str.split("/", expand=True).T.to_numpy():  # a ratio: either component
+                key = sid + "\x1f" + pd.Series(part, index=changes.index).fillna("") + "\x1f" + changes[tp].astype(str)
+                pairs |= key.isin(bad).to_numpy()
     if not pairs.any() and not rows.any():
         return changes, results
     if keep:
@@ -459,7 +462,7 @@ def study_toml(inputs: Sequence[str], data: pd.DataFrame, *, base: Path | None =
         "timepoint_order = [" + ", ".join(_q(t) for t in tps) + "]",
     ]
     if pops:
-        mix = "; ".join(f"{g}: {d}" for g, (_, d) in pops.items())
+        mix = "; ".join(f"{_q(g)}: {d}" for g, (_, d) in pops.items())  # (quoted: a label's control characters stay escaped)
         lines.append(f"# population = \"postmenopausal_women\"   # detected per arm from sex/age/menopause ({mix})")
     lines += ["", "[arms]   # exercise type of each arm: " + ", ".join(EXERCISE_TYPES)]
     for g in groups:

@@ -105,6 +105,7 @@ class HeaderClass:
     bad_unit: str = ""
 
 
+_CONTROL_AS_SPACE = {c: " " for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]}
 # what follows a marker name when it is an attempt at a unit: brackets, a slash, "in …"/"per …", a mass or amount
 _UNIT_ATTEMPT = re.compile(r"^[\(\[\{]|/|^(?:in|per)\s|^(?:µ|u|mc|m|n|p|f|k)?(?:g|mol|l|iu|u|kat)\b", re.I)
 
@@ -126,7 +127,7 @@ def _marker_with_unreadable_unit(t: str) -> tuple[Any, str]:
 @functools.lru_cache(maxsize=32768)  # a header row may have 16,384 distinct cells
 def classify_header(text: str) -> HeaderClass:
     """What a header cell names: a tidy field, a marker (with unit), or nothing."""
-    t = str(text).strip()
+    t = str(text).translate(_CONTROL_AS_SPACE).strip()  # a stray CR or bell in a header is no part of its name
     if not t or len(t) > MAX_HEADER_CHARS:
         return HeaderClass("")
     f = field_for_header(t)

@@ -208,8 +208,10 @@ class _Run:
             return False
         for note in [*raw.notes, *layout.notes]:
             problems.add("notice", shown, raw.sheet, None, "", "", note)
-        self.layouts.append(_layout_record(shown, raw, layout, sm))
+        record = _layout_record(shown, raw, layout, sm)
+        self.layouts.append(record)
         tables = split_tables(raw, layout, sm, multi_sheet=len(sheets_with_data) > 1)
+        record["tables"] = [_table_record(t, end) for t, end in tables]
         if len(tables) > 1:
             rows = ", ".join(str(t.header_row + 1) for t, _ in tables)
             problems.add("notice", shown, raw.sheet, None, "", "", f"the sheet holds {len(tables)} tables (header rows {rows}); each is read with its own header")
@@ -254,6 +256,15 @@ def _mapping_rows_problem(sm: SheetMapping | None, layout: SheetLayout, n_rows: 
     if u not in (h + 1, h - 1):
         return f"the mapping's units_row {u} is not next to the header (row {h}): the rows between would not be read; check the mapping"
     return ""
+
+
+def _table_record(layout: SheetLayout, end: int | None) -> dict[str, Any]:
+    """Where one table's values are (0-based rows and columns): what the counting tests check."""
+    kind = "marker" if layout.layout == "wide" else "result"
+    return {
+        "header_row": layout.header_row, "data_start": layout.data_start, "end": end, "layout": layout.layout,
+        "value_columns": [c.index for c in layout.columns if c.role == kind],
+    }
 
 
 def _message(exc: InputFileError, shown: str) -> str:
