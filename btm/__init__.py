@@ -1,7 +1,27 @@
-"""btm: bone turnover markers from lab spreadsheets to trustworthy interpretations and reports."""
+"""btm: bone turnover markers from lab spreadsheets to trustworthy interpretations and reports.
 
+The workflow, in the order a user meets it::
+
+    import btm
+    imported = btm.read_results(["trial.xlsx"], mapping="mapping.toml")  # files -> tidy table + problems
+    a = btm.analyze(imported.data, control="Control")                     # interpret, change, statistics
+    btm.write_report(a, imported, "report.xlsx")                           # one Excel workbook
+
+``btm.interpret`` interprets a tidy table without a trial analysis, ``btm.load_study`` reads a
+study file, ``btm.summarize`` gives the headline numbers every renderer shows.
+
+Names are imported on first use (``import btm`` does not load pandas, scipy or the report code).
+``btm.interpret`` is the function; the module of the same name is ``sys.modules["btm.interpret"]``
+(``from btm.interpret import FLAGS`` works as usual).
+"""
+
+import importlib as _importlib
+import sys as _sys
+import types as _types
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 try:
     __version__ = _version("btm")
@@ -14,6 +34,7 @@ from .errors import (
     FileTooLargeError,
     InputFileError,
     MappingError,
+    OptionError,
     RangesError,
     StrictModeError,
     UnitConversionError,
@@ -21,31 +42,103 @@ from .errors import (
     UnitParseError,
     UnknownMarkerError,
 )
-from .markers import Marker, Measure, catalog, get_marker, match_marker
-from .units import CanonicalValues, conversion_factor, convert, parse_unit, resolve_unit, to_canonical
+
+if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._options import AnalysisOptions
+    from .analysis import AnalysisResult, analyze, load_study
+    from .interpret import interpret
+    from .io import ImportResult, load_mapping, read_results
+    from .markers import Marker, Measure, catalog, get_marker, match_marker
+    from .report import write_report
+    from .summary import Summary, summarize
+    from .units import CanonicalValues, conversion_factor, convert, parse_unit, resolve_unit, to_canonical
+
+#: public name -> module that defines it (imported on first use)
+_LAZY = {
+    "AnalysisOptions": "._options",
+    "AnalysisResult": ".analysis",
+    "analyze": ".analysis",
+    "load_study": ".analysis",
+    "interpret": ".interpret",
+    "ImportResult": ".io",
+    "load_mapping": ".io",
+    "read_results": ".io",
+    "Marker": ".markers",
+    "Measure": ".markers",
+    "catalog": ".markers",
+    "get_marker": ".markers",
+    "match_marker": ".markers",
+    "write_report": ".report",
+    "Summary": ".summary",
+    "summarize": ".summary",
+    "CanonicalValues": ".units",
+    "conversion_factor": ".units",
+    "convert": ".units",
+    "parse_unit": ".units",
+    "resolve_unit": ".units",
+    "to_canonical": ".units",
+}
 
 __all__ = [
     "AnalysisError",
+    "AnalysisOptions",
+    "AnalysisResult",
     "BTMError",
     "CanonicalValues",
     "FileTooLargeError",
+    "ImportResult",
     "InputFileError",
     "MappingError",
     "Marker",
     "Measure",
+    "OptionError",
     "RangesError",
     "StrictModeError",
+    "Summary",
     "UnitConversionError",
     "UnitError",
     "UnitParseError",
     "UnknownMarkerError",
     "__version__",
+    "analyze",
     "catalog",
     "conversion_factor",
     "convert",
     "get_marker",
+    "interpret",
+    "load_mapping",
+    "load_study",
     "match_marker",
     "parse_unit",
+    "read_results",
     "resolve_unit",
+    "summarize",
     "to_canonical",
+    "write_report",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'btm' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(_types.ModuleType):
+    """The ``btm`` module: a submodule whose name is also a public function (``interpret``) does
+    not replace the function when it is first imported."""
+
+    def __setattr__(self, name: str, value: _Any) -> None:
+        if isinstance(value, _types.ModuleType) and _LAZY.get(name) == f".{name}":
+            return  # the submodule stays in sys.modules; the attribute stays the function
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
+from ._options import ADJUST_CHOICES, BETWEEN_CHOICES, RCV_CHOICES, TEST_CHOICES
 from .errors import BTMError
 
 __all__ = ["main"]
@@ -224,14 +225,49 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--control", help="label of the control arm (default: the arm whose label says control/CON/usual care)")
     p.add_argument("--baseline", help="label of the baseline timepoint (default: the first in time order)")
     p.add_argument("--timepoints", help="comma-separated timepoint order, e.g. 'pre,week 6,post'")
-    p.add_argument("--test", choices=["t", "wilcoxon"], default=None, help="paired test within arms (default t: paired t-test on log values)")
-    p.add_argument("--adjust", choices=["holm", "bh"], default=None, help="p adjustment across markers (default holm)")
-    p.add_argument("--between", choices=["ancova", "welch", "mannwhitney"], default=None, help="arm vs control (default ancova on log values)")
-    p.add_argument("--rcv", choices=["lognormal", "lsc"], default=None, help="individual change criterion (default lognormal RCV)")
+    p.add_argument("--test", choices=TEST_CHOICES, default=None, help="paired test within arms (default t: paired t-test on log values)")
+    p.add_argument("--adjust", choices=ADJUST_CHOICES, default=None, help="p adjustment across markers (default holm)")
+    p.add_argument("--between", choices=BETWEEN_CHOICES, default=None, help="arm vs control (default ancova on log values)")
+    p.add_argument("--rcv", choices=RCV_CHOICES, default=None, help="individual change criterion (default lognormal RCV)")
     p.add_argument("--ranges", action="append", metavar="CSV", help="your lab's reference intervals (repeatable; take precedence)")
     p.add_argument("--biovar", metavar="CSV", help="your own biological variation figures (same columns as the shipped file)")
     p.add_argument("--arm", action="append", metavar="LABEL=TYPE", help="exercise type of an arm (endurance, resistance, impact, flexibility_balance, combined, control)")
     p.add_argument("--population", help="population of all arms (e.g. postmenopausal_women) for the evidence comparison")
+
+
+#: analysis parameter -> the command-line flag that sets it (the library names parameters, the CLI flags)
+_FLAGS = {"timepoint_order": "--timepoints", "arm_types": "--arm"}
+
+
+def _options_from_args(args: argparse.Namespace, base):
+    """The study file's (or the default) options with the command line's changes, validated once."""
+    from dataclasses import replace
+
+    from .errors import OptionError
+
+    changes = {name: getattr(args, name) for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population")
+               if getattr(args, name, None) is not None}
+    if args.ranges:
+        changes["ranges"] = list(args.ranges)
+    if args.timepoints:
+        changes["timepoint_order"] = [t.strip() for t in args.timepoints.split(",") if t.strip()]
+    if args.arm:
+        arm_types = dict(base.arm_types)
+        for item in args.arm:
+            if "=" not in item:
+                raise OptionError("--arm", item, reason="expected LABEL=TYPE, e.g. 'Tai Chi=flexibility_balance'")
+            k, v = item.split("=", 1)
+            arm_types[k.strip()] = v.strip()
+        changes["arm_types"] = arm_types
+    try:
+        return replace(base, **changes)
+    except OptionError as exc:  # name the flag, not the parameter
+        name = exc.parameter.split("[")[0]
+        flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+        value = exc.value
+        if name == "arm_types" and exc.parameter != name:  # arm_types['Tai Chi'] -> --arm 'Tai Chi=yoga'
+            value = f"{exc.parameter[len(name) + 2:-2]}={exc.value}"
+        raise OptionError(flag, value, exc.allowed, exc.reason) from None
 
 
 def _run_analysis(args: argparse.Namespace):
@@ -241,26 +277,8 @@ def _run_analysis(args: argparse.Namespace):
     study = None
     if len(args.inputs) == 1 and args.inputs[0].lower().endswith(".toml"):
         study = load_study(args.inputs[0])
-        opts = study.options
-    else:
-        opts = AnalysisOptions()
+    opts = _options_from_args(args, study.options if study else AnalysisOptions())
     imported = _import(args, study)
-    # command-line options override the study file
-    for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population"):
-        v = getattr(args, name, None)
-        if v is not None:
-            setattr(opts, name, v)
-    if args.ranges:
-        opts.ranges = list(args.ranges)
-    if args.timepoints:
-        opts.timepoint_order = [t.strip() for t in args.timepoints.split(",") if t.strip()]
-    for item in args.arm or []:
-        if "=" not in item:
-            from .errors import AnalysisError
-
-            raise AnalysisError(f"--arm {item!r}: expected LABEL=TYPE, e.g. 'Tai Chi=flexibility_balance'")
-        k, v = item.split("=", 1)
-        opts.arm_types[k.strip()] = v.strip()
     _print_import_summary(imported)
     return imported, analyze(imported.data, opts), study
 

@@ -127,7 +127,7 @@ def test_study_file_round_trip(tmp_path, trial):
     study = tmp_path / "study.toml"
     study.write_text(text, encoding="utf-8")
     s = load_study(study)
-    assert s.options.control == "Control" and s.options.timepoint_order == ["Baseline", "Week 6", "Week 12"]
+    assert s.options.control == "Control" and s.options.timepoint_order == ("Baseline", "Week 6", "Week 12")
     assert s.options.arm_types["Tai Chi"] == "flexibility_balance"
     _, _, again = run_study(study)
     pd.testing.assert_frame_equal(again.cohort, a.cohort)

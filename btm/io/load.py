@@ -141,7 +141,7 @@ class _Counts:
 def read_results(
     paths: str | Path | Sequence[str | Path],
     *,
-    mapping: Mapping | None = None,
+    mapping: Mapping | str | Path | None = None,
     dayfirst: bool | None = None,
     decimal: str | None = None,
     strict: bool = False,
@@ -155,7 +155,8 @@ def read_results(
     paths
         Files (.xlsx, .xlsm, .xls, .ods, .csv, .tsv, .txt) and folders (every spreadsheet inside).
     mapping
-        A :class:`~btm.io.mapping.Mapping` for layouts synonyms cannot resolve.
+        A mapping file (path of its TOML) or a :class:`~btm.io.mapping.Mapping`, for layouts
+        synonyms cannot resolve.
     dayfirst
         Order of day and month in dates such as ``03/04/2026``; ``None`` reports them as
         ambiguous instead of guessing.
@@ -185,6 +186,10 @@ def read_results(
     """
     if isinstance(paths, str | Path):
         paths = [paths]
+    if isinstance(mapping, str | Path):
+        from .mapping import load_mapping
+
+        mapping = load_mapping(mapping)
     mapping = mapping or Mapping()
     if dayfirst is None:
         dayfirst = mapping.dayfirst
