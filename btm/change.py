@@ -228,3 +228,16 @@ def _responders(out: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             resp[i] = "responder" if r.change_pct <= thr else "non-responder"
         rule[i] = text
     return resp, rule
+
+
+def describe_rcv(method: str = "lognormal") -> str:
+    """The change criterion in words, with its formula and source (quoted by the report's Methods sheet)."""
+    if method == "lsc":
+        return (f"Change per subject and marker from baseline to each follow-up, paired by subject id and timepoint: % change = "
+                f"(to/from − 1) × 100, judged against the symmetric least significant change ± z·√2·CVt, z = {Z_95:.2f}. "
+                "A change is 'beyond RCV' when it reaches the limit; censored values give a direction only where it is certain.")
+    return (f"Change per subject and marker from baseline to each follow-up, paired by subject id and timepoint: % change = "
+            "(to/from − 1) × 100, judged against the log-normal, asymmetric reference change value (Fokkema et al. 2006, "
+            "Clin Chem 52:1602): σ = √(ln(CVa² + 1) + ln(CVi² + 1)), RCV up = exp(+z·√2·σ) − 1, RCV down = exp(−z·√2·σ) − 1, "
+            f"z = {Z_95:.2f} (two-sided 95%). A change is 'beyond RCV' when it reaches the limit; censored values give a "
+            "direction only where it is certain; markers without published biological variation get no verdict.")

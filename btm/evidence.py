@@ -203,3 +203,12 @@ def compare_with_evidence(
         })
     return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
 
+
+
+#: What the comparison with the literature does, in words (quoted by the report's Methods sheet).
+METHODS = (
+    f"An arm's change is 'observed' as an increase or decrease when its adjusted p < {ALPHA:g}. It is compared with the "
+    "majority direction of the published evidence for the arm's exercise type and population (related populations, else "
+    "any population); disagreeing sources give 'mixed evidence'. The literature table and its citations are "
+    "btm/data/evidence.csv."
+)

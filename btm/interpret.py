@@ -363,3 +363,23 @@ def _state(turnover_z: float, bi: float) -> str:
     if not math.isnan(bi) and abs(bi) >= BALANCE_THRESHOLD:
         base += ", formation-dominant" if bi > 0 else ", resorption-dominant"
     return base
+
+
+#: What interpretation does, in words (quoted by the report's Methods sheet), next to the code that does it.
+METHODS: dict[str, str] = {
+    "Reference intervals": (
+        "Each result is compared with the reference interval chosen for the subject by marker, specimen, assay, sex, age "
+        "and menopausal status (your lab's intervals first when given, else the shipped, published ones). Status: low / "
+        "within / high; a censored result (<x, >x) gets a status only where it is certain."
+    ),
+    "z-scores": (
+        "zlog (Hoffmann et al. 2017, LaboratoriumsMedizin 41:23): z = (ln x − (ln L + ln U)/2) · 3.92 / (ln U − ln L), so "
+        "z = −1.96 at the lower and +1.96 at the upper reference limit. Censored values get no z."
+    ),
+    "Balance and turnover": (
+        "Per sample: formation z = mean z of PINP, BALP, OCN, ALP present; resorption z = mean z of CTX1, NTX, TRAP5B, PYD, "
+        f"DPD present; balance index = formation z − resorption z (≥ {BALANCE_THRESHOLD:g} formation-dominant, "
+        f"≤ −{BALANCE_THRESHOLD:g} resorption-dominant); turnover z = mean of all z, beyond "
+        f"±{TURNOVER_THRESHOLD:g} = high or low turnover."
+    ),
+}
