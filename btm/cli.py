@@ -122,7 +122,9 @@ def _import(args: argparse.Namespace, study=None):
     return read_results(inputs, mapping=mapping, dayfirst=dayfirst, decimal=decimal, limits=limits, progress=progress_printer())
 
 
-def _print_import_summary(result, *, file=None) -> None:
+def _print_import_summary(result, *, rejected_to: str | None = None, warnings_to: str | None = None, file=None) -> None:
+    """Per file: read, loaded, rejected, blank; then the commonest reasons for rejection, and where the
+    rejected values and the warnings are listed (only a file or sheet this command writes)."""
     out = file or sys.stderr
     for r in result.files.itertuples():
         if r.status != "ok":
@@ -130,9 +132,27 @@ def _print_import_summary(result, *, file=None) -> None:
             continue
         extra = f", {r.ignored} not bone markers" if r.ignored else ""
         print(f"{r.file}: {r.read} results read, {r.loaded} loaded, {r.rejected} rejected, {r.blank} blank{extra}", file=out)
+    _print_rejections(result, rejected_to, file=out)
     warn = result.problems[result.problems["severity"] == "warning"]
     if len(warn):
-        print(f"{len(warn)} warning(s): check the warnings file", file=out)
+        if warnings_to:
+            print(f"{len(warn)} warning(s): see {warnings_to}", file=out)
+        else:
+            top = warn["reason"].astype(str).str.replace(r"'[^']*'", "…", regex=True).value_counts().head(3)
+            print(f"{len(warn)} warning(s) (not written to a file by this command; 'btm import' writes them): "
+                  + "; ".join(f"{n} × {reason}" for reason, n in top.items()), file=out)
+
+
+def _print_rejections(result, rejected_to: str | None, *, file, top: int = 3) -> None:
+    from .summary import rejected_groups
+
+    n = len(result.rejected)
+    if not n:
+        return
+    where = f", listed in {rejected_to}" if rejected_to else " (not written to a file by this command)"
+    print(f"{n} value(s) rejected{where}; most common:", file=file)
+    for g in rejected_groups(result.rejected).head(top).itertuples(index=False):
+        print(f"  {g.n} × {g.reason} — column {g.column} of {g.source_file} (e.g. {g.examples})", file=file)
 
 
 def _sibling(path: str, suffix: str) -> str:
@@ -152,7 +172,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         from .errors import InputFileError
 
         raise InputFileError(f"{unread.iloc[0]['file']}: {unread.iloc[0]['status']} (--strict)")
-    _print_import_summary(result)
+    _print_import_summary(result, rejected_to=_sibling(args.output, ".rejected.csv"), warnings_to=_sibling(args.output, ".warnings.csv"))
     if args.write_mapping:
         used = load_mapping(args.mapping) if args.mapping else None
         dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
@@ -178,7 +198,7 @@ def _cmd_interpret(args: argparse.Namespace) -> int:
     from .io.write import write_csv
 
     result = _import(args)
-    _print_import_summary(result)
+    _print_import_summary(result, rejected_to=_sibling(args.output, ".rejected.csv"))
     it = interpret(result.data, ranges=args.ranges or None)
     write_csv(it.results, args.output)
     bal = str(Path(args.output).with_name("balance.csv"))
@@ -270,7 +290,7 @@ def _options_from_args(args: argparse.Namespace, base):
         raise OptionError(flag, value, exc.allowed, exc.reason) from None
 
 
-def _run_analysis(args: argparse.Namespace):
+def _run_analysis(args: argparse.Namespace, *, rejected_to: str, warnings_to: str):
     """(import result, analysis result, study or None) from files or a study TOML."""
     from .analysis import AnalysisOptions, analyze, load_study
 
@@ -279,33 +299,35 @@ def _run_analysis(args: argparse.Namespace):
         study = load_study(args.inputs[0])
     opts = _options_from_args(args, study.options if study else AnalysisOptions())
     imported = _import(args, study)
-    _print_import_summary(imported)
+    _print_import_summary(imported, rejected_to=rejected_to, warnings_to=warnings_to)
     return imported, analyze(imported.data, opts), study
 
 
-def _print_analysis_summary(a, file=None) -> None:
+def _print_analysis_summary(summary, file=None) -> None:
+    """The notes and the headline of a :class:`~btm.summary.Summary`: every arm, marker and visit."""
     out = file or sys.stdout
-    for n in a.notes:
+    for n in summary.notes:
         print(n, file=out)
-    if a.cohort.empty:
+    h = summary.headline
+    if h.empty:
         return
-    # each arm: baseline -> its last timepoint
-    rank = a.order.rank()
-    c = a.cohort[~a.cohort["marker"].str.contains("/")]
-    last = c.assign(_r=c["timepoint_to"].map(rank)).groupby("group")["_r"].transform("max")
-    c = c[c["timepoint_to"].map(rank) == last]
-    rows = []
-    for r in c.itertuples(index=False):
-        vs = a.between[(a.between["group"] == r.group) & (a.between["marker"] == r.marker) & (a.between["timepoint_to"] == r.timepoint_to)] if len(a.between) else pd.DataFrame()
-        rows.append({
-            "arm": r.group, "marker": r.marker, "n": r.n, "from → to": f"{r.timepoint_from} → {r.timepoint_to}",
-            "% change (95% CI)": f"{r.gm_pct_change:+.1f} ({r.gm_pct_ci_low:+.1f}, {r.gm_pct_ci_high:+.1f})" if r.n >= 2 else "",
-            "p adj": _fmt_p(r.p_adj),
-            "vs control % (95% CI)": f"{vs['pct_difference'].iat[0]:+.1f} ({vs['pct_ci_low'].iat[0]:+.1f}, {vs['pct_ci_high'].iat[0]:+.1f})" if len(vs) and pd.notna(vs['pct_difference'].iat[0]) else "",
-            "p adj vs control": _fmt_p(vs["p_adj"].iat[0]) if len(vs) else "",
-        })
+    ci = lambda e, lo, hi: f"{e:+.1f} ({lo:+.1f}, {hi:+.1f})" if pd.notna(e) and pd.notna(lo) else (f"{e:+.1f}" if pd.notna(e) else "")  # noqa: E731
+    rows = pd.DataFrame({
+        "arm": h["group"], "marker": h["marker"], "from → to": h["timepoint_from"] + " → " + h["timepoint_to"], "n": h["n"],
+        "% change (95% CI)": [ci(*v) if n >= 2 else "" for *v, n in zip(h["gm_pct_change"], h["gm_pct_ci_low"], h["gm_pct_ci_high"], h["n"], strict=True)],
+        "p adj": h["p_adj"].map(_fmt_p),
+        "vs control % (95% CI)": [ci(*v) for v in zip(h["pct_difference"], h["pct_ci_low"], h["pct_ci_high"], strict=True)],
+        "p adj vs control": h["between_p_adj"].map(_fmt_p),
+    })
     print("", file=out)
-    _print_table(pd.DataFrame(rows), file=out)
+    _print_table(rows, file=out)
+    m = summary.mixed_model
+    m = m[m["p_adj"].notna()] if len(m) else m
+    if len(m):
+        print("\narm × time over all visits (linear mixed model), p adj:", file=out)
+        for marker, sub in m.groupby("marker", sort=False):
+            vs = [cmp if cmp == "all arms" else f"{cmp} vs {summary.control}" for cmp in sub["comparison"]]
+            print(f"  {marker}: " + "; ".join(f"{c} {_fmt_p(p)}" for c, p in zip(vs, sub["p_adj"], strict=True)), file=out)
 
 
 def _fmt_p(p) -> str:
@@ -325,6 +347,7 @@ def write_analysis(a, imported, outdir: str | Path, *, inputs: list[str]) -> lis
     files = {
         "results.csv": a.results, "balance.csv": a.balance, "changes.csv": a.changes, "cohort.csv": a.cohort,
         "between_groups.csv": a.between, "evidence.csv": a.evidence, "rejected.csv": imported.rejected,
+        "warnings.csv": imported.warnings,
     }
     written = []
     for name, df in files.items():
@@ -346,8 +369,11 @@ def write_analysis(a, imported, outdir: str | Path, *, inputs: list[str]) -> lis
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    imported, a, _ = _run_analysis(args)
-    _print_analysis_summary(a)
+    from .summary import summarize
+
+    out = Path(args.output)
+    imported, a, _ = _run_analysis(args, rejected_to=str(out / "rejected.csv"), warnings_to=str(out / "warnings.csv"))
+    _print_analysis_summary(summarize(a, imported))
     written = write_analysis(a, imported, args.output, inputs=args.inputs)
     print(f"wrote {len(written)} files to {args.output}/: " + ", ".join(p.name for p in written), file=sys.stderr)
     return 0
@@ -357,9 +383,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from .report import write_report
+    from .summary import summarize
 
-    imported, a, study = _run_analysis(args)
-    _print_analysis_summary(a)
+    imported, a, study = _run_analysis(args, rejected_to=f"the Rejected sheet of {args.output}",
+                                       warnings_to=f"the Warnings sheet of {args.output}")
+    title = args.title or (study.title if study else None)
+    summary = summarize(a, imported, title=title or "", table1_p=args.table1_p)  # computed once: printed and written
+    _print_analysis_summary(summary)
     stamp = None
     if args.timestamp:
         try:
@@ -368,8 +398,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             from .errors import BTMError
 
             raise BTMError(f"--timestamp {args.timestamp!r}: expected an ISO date-time such as 2026-01-31T09:00:00") from None
-    title = args.title or (study.title if study else None)
-    path = write_report(a, imported, args.output, figures_dir=args.figures, timestamp=stamp, title=title)
+    path = write_report(a, imported, args.output, summary=summary, figures_dir=args.figures, timestamp=stamp, title=title)
     print(f"wrote {path}" + (f" and figures in {args.figures}/" if args.figures else ""), file=sys.stderr)
     return 0
 
@@ -383,7 +412,7 @@ def _cmd_init_study(args: argparse.Namespace) -> int:
 
         raise BTMError(f"{out} exists; use --force to overwrite it")
     imported = _import(args)
-    _print_import_summary(imported)
+    _print_import_summary(imported)  # nothing but the study file is written: the reasons are printed
     out.write_text(study_toml(args.inputs, imported.data, base=out.parent), encoding="utf-8")
     print(f"wrote {out}: check the arms, control and baseline, then run 'btm analyze {out} -o results/'", file=sys.stderr)
     return 0
@@ -400,19 +429,8 @@ def _positive_float(text: str) -> float:
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="btm",
-        description=(
-            "btm turns lab spreadsheets of bone turnover markers (PINP, CTX-1, BALP, osteocalcin, NTX, "
-            "TRAP-5b, PYD/DPD, ALP) into one clean table, interpretations and an Excel report."
-        ),
-        epilog="Run 'btm COMMAND --help' for the options of each command.",
-    )
-    parser.add_argument("--version", action="version", version=f"btm {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_reference_commands(sub) -> None:
+    """Subcommands markers, convert: the catalog and unit conversion."""
     p = sub.add_parser("markers", help="list the marker catalog", description="List the marker catalog.")
     p.add_argument("--format", choices=["table", "csv"], default="table", help="output format (default: table)")
     p.add_argument("--all", action="store_true", help="also show full names and synonyms")
@@ -437,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to-variant", help="assay variant to convert to (refused when it differs)")
     p.set_defaults(func=_cmd_convert)
 
+
+def _add_import_commands(sub) -> None:
+    """Subcommands import, interpret, ranges: reading spreadsheets and reference intervals."""
     p = sub.add_parser(
         "import",
         help="read lab spreadsheets into one tidy table",
@@ -482,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv"], default="table")
     p.set_defaults(func=_cmd_ranges)
 
+
+def _add_trial_commands(sub) -> None:
+    """Subcommands analyze, report, init-study: trial analysis."""
     p = sub.add_parser(
         "analyze",
         help="trial statistics: per-subject change, per-arm change, arms vs control, evidence",
@@ -503,8 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="the main job: import, interpret, analyse and write one Excel report",
         description=(
-            "Import the inputs, interpret every result, analyse the trial and write one workbook: Summary (with "
-            "charts), Results, Balance, Changes, Group statistics, Between groups, Evidence, Rejected and Methods. "
+            "Import the inputs, interpret every result, analyse the trial and write one workbook: Summary (every "
+            "visit against baseline and control, trajectory charts), Table 1, Results, Balance, Changes, Missing visits, "
+            "Group statistics, Between groups, Evidence, Rejected, Warnings and Methods. The console prints the same "
+            "headline. "
             "INPUT is spreadsheets/folders or one study file (.toml). With no options it detects the control arm, "
             "the baseline and the timepoint order, and uses the shipped reference intervals."
         ),
@@ -513,9 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
     _import_args(p)
     _analysis_args(p)
     p.add_argument("-o", "--output", default="report.xlsx", help="workbook to write (default: report.xlsx)")
-    p.add_argument("--figures", metavar="DIR", help="also write PNG figures (needs matplotlib: pip install 'btm[figures]') and embed them")
+    p.add_argument("--figures", metavar="DIR", help="also write figures: PNG (300 dpi), SVG and figures.pdf with every figure "
+                   "(needs matplotlib: pip install 'btm[figures]'); the PNGs are embedded in the report")
     p.add_argument("--timestamp", metavar="ISO", help="generation time to print (default: now); fixes it for byte-identical reruns")
     p.add_argument("--title", help="report title (default: the study title or 'Bone turnover marker report')")
+    p.add_argument("--table1-p", action="store_true",
+                   help="add p-values for baseline differences between arms to Table 1 (off by default, as CONSORT advises)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser(
@@ -529,6 +558,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=_cmd_init_study)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="btm",
+        description=(
+            "btm turns lab spreadsheets of bone turnover markers (PINP, CTX-1, BALP, osteocalcin, NTX, "
+            "TRAP-5b, PYD/DPD, ALP) into one clean table, interpretations and an Excel report."
+        ),
+        epilog="Run 'btm COMMAND --help' for the options of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"btm {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_reference_commands(sub)
+    _add_import_commands(sub)
+    _add_trial_commands(sub)
     return parser
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "Summary",
     "display_decimals",
     "plain",
+    "rejected_groups",
     "rejected_with_subjects",
     "summarize",
 ]
@@ -188,11 +189,8 @@ def marker_order(markers: Sequence[str]) -> list[str]:
 
 
 def arm_order(a: Any) -> list[str]:
-    """Arms in report order: the control arm first, then the others as they appear."""
-    seen: list[str] = []
-    for frame in (a.cohort, a.results):
-        if len(frame) and "group" in frame:
-            seen += [g for g in pd.unique(frame["group"].astype(str)) if g not in seen]
+    """Arms in report order: the control arm first, then the others by label."""
+    seen = sorted({str(g) for frame in (a.cohort, a.results) if len(frame) and "group" in frame for g in frame["group"]})
     if a.control in seen:
         seen.remove(a.control)
         seen.insert(0, a.control)
@@ -424,7 +422,7 @@ def rejected_with_subjects(imported: Any) -> pd.DataFrame:
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
-def _rejected_groups(rej: pd.DataFrame) -> pd.DataFrame:
+def rejected_groups(rej: pd.DataFrame) -> pd.DataFrame:
     """One row per file × column × reason (the cell text quoted in a reason replaced by …), largest first."""
     if rej.empty:
         return _empty(REJECTED_GROUP_COLUMNS)
@@ -525,6 +523,13 @@ def summarize(a: Any, imported: Any = None, *, title: str = "", table1_p: bool =
         "pairs_excluded": int(excl["n_censored_excluded"].sum() + excl["n_other_excluded"].sum()) if len(excl) else 0,
     }
     glance = _glance(a, imported, {"counts": counts, "arms": arms, "markers": markers})
+    notes = list(a.notes)
+    if a.control and len(head):
+        alone = [g for g in arms if g != a.control and head.loc[head["group"] == g, "pct_difference"].isna().all()
+                 and (head["group"] == g).any()]
+        notes += [f"arm {g!r}: no visit in common with the control arm ({', '.join(visits[g])} vs "
+                  f"{', '.join(visits.get(a.control, ()))}): no comparison with control" for g in alone
+                  if not set(visits[g][1:]) & set(visits.get(a.control, ())[1:])]
     return Summary(
         title=title, arms=tuple(arms), markers=tuple(markers), timepoints=tuple(a.order.order), baseline=a.order.baseline,
         control=a.control, arm_visits=visits, tests=_tests(a), counts=counts, glance=glance, arm_table=_arm_table(a, arms),
@@ -534,5 +539,5 @@ def summarize(a: Any, imported: Any = None, *, title: str = "", table1_p: bool =
                          markers=markers, p_values=table1_p),
         table1_p=table1_p, missing_visits=missing, exclusions=excl, intervals=_intervals(res, markers),
         rcvs=_rcvs(a.changes, markers), flag_counts=_flag_counts(res), rejected=rejected,
-        rejected_groups=_rejected_groups(rejected), marker_units=_marker_units(res, markers), notes=tuple(a.notes),
+        rejected_groups=rejected_groups(rejected), marker_units=_marker_units(res, markers), notes=tuple(notes),
     )
