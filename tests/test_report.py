@@ -7,6 +7,7 @@ reader's spreadsheet program would see them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -508,8 +509,8 @@ def test_same_timestamp_gives_identical_bytes(built, trial, tmp_path):
     imported, a = trial
     again = write_report(a, imported, tmp_path / "again.xlsx", figures_dir=tmp_path / "figs", timestamp=STAMP)
     assert again.read_bytes() == built[0].read_bytes()
-    first = sorted(built[1].glob("*.png"))
-    assert [p.name for p in first] == sorted(p.name for p in (tmp_path / "figs").glob("*.png"))
+    first = sorted(p for p in built[1].iterdir() if p.suffix in (".png", ".svg", ".pdf"))
+    assert [p.name for p in first] == sorted(p.name for p in (tmp_path / "figs").iterdir())
     for p in first:
         assert p.read_bytes() == (tmp_path / "figs" / p.name).read_bytes(), p.name
 
@@ -529,9 +530,18 @@ def test_other_timestamp_changes_only_the_timestamp_cells(plain_pair):
 
 
 def test_figures_written_and_embedded(built, wb):
+    from PIL import Image
+
     pngs = sorted(built[1].glob("*.png"))
-    assert len(pngs) == 2 * 5
+    assert len(pngs) == 2 * 5  # per marker: each subject at every visit, and the trajectory by arm
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5_000 for p in pngs)
+    for p in pngs:
+        with Image.open(p) as im:
+            assert round(im.info["dpi"][0]) == 300
+        svg = p.with_suffix(".svg").read_text(encoding="utf-8")
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    pdf = (built[1] / "figures.pdf").read_bytes()
+    assert pdf[:5] == b"%PDF-" and len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == len(pngs)  # one page per figure
     assert len(wb["Figures"]._images) == len(pngs)
     ws = wb["Figures"]
     assert {ws.cell(r, 4).value for r in range(2, len(pngs) + 2)} == {p.name for p in pngs}

@@ -34,8 +34,23 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from ..summary import summarize
 from ._formats import MAX_CELL_CHARS
 from ._formats import text as _text
+from ._methods import methods_sheet
+from ._sheets import (
+    balance_sheet,
+    changes_sheet,
+    evidence_sheets,
+    figures_sheet,
+    missing_visits_sheet,
+    problem_sheets,
+    results_sheet,
+    statistics_sheets,
+)
+from ._summary_sheet import summary_sheet
+from ._table1 import table1_sheet
+from ._writer import Writer
 
 __all__ = ["DEFAULT_TITLE", "MAX_CELL_CHARS", "SHEETS", "write_report"]
 
@@ -132,22 +147,6 @@ def write_report(
     >>> btm.write_report(btm.analyze(imp.data), imp, "report.xlsx")    # doctest: +SKIP
     PosixPath('report.xlsx')
     """
-    from ..summary import summarize
-    from ._methods import methods_sheet
-    from ._sheets import (
-        balance_sheet,
-        changes_sheet,
-        evidence_sheets,
-        figures_sheet,
-        missing_visits_sheet,
-        problem_sheets,
-        results_sheet,
-        statistics_sheets,
-    )
-    from ._summary_sheet import summary_sheet
-    from ._table1 import table1_sheet
-    from ._writer import Writer
-
     out = Path(path)
     stamp = (timestamp or dt.datetime.now()).replace(microsecond=0, tzinfo=None)
     s = summary if summary is not None else summarize(a, imported, title=title or "", table1_p=table1_p)
