@@ -316,7 +316,7 @@ EVIDENCE_COLS = [
         "verdict",
         "verdict",
         doc="consistent / inconsistent with the literature, mixed evidence, or no published expectation",
-        plain=True, cap=16, wrap=True,
+        plain=True, cap=24, wrap=True,
     ),
     c("evidence", "what the literature reports", doc="summaries of the published findings", cap=70, wrap=True),
     c("citations", "citations", doc="the publications", cap=40, wrap=True),

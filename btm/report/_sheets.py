@@ -28,7 +28,7 @@ from ._columns import (
     Col,
     c,
 )
-from ._formats import fit_rows, text
+from ._formats import fit_rows, height, text
 from ._writer import Writer, row_decimals
 
 #: Results columns always shown; the optional ones only when some row has a value.
@@ -180,7 +180,7 @@ def _grouped(w: Writer, ws: Any, groups: pd.DataFrame, widths: list[float]) -> N
     for j in range(len(widths)):
         if j not in _GROUPED_AT.values():
             ws.write_blank(1, j, None, w.f["header"])
-    ws.set_row(1, 30)
+    ws.set_row(1, height(1, header=True))
     fit_rows(ws, wrapped)
 
 
@@ -195,7 +195,8 @@ def figures_sheet(w: Writer, figs: list[Any]) -> None:
     r = len(df) + 2
     breaks = []
     for i, fig in enumerate(figs, start=1):
-        breaks.append(r)  # each figure starts a page
+        if i == 1 or fig.marker != figs[i - 2].marker:
+            breaks.append(r)  # each marker's figures on a page of their own
         ws.write_string(r, 0, f"Figure {i}", w.f["h2"])
         ws.write_string(r, 1, text(fig.title), w.f["label"])
         r += 1

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ._columns import c
-from ._formats import text, value_format
+from ._formats import height, n_lines, text, value_format
 from ._writer import Writer
 
 _GROUP_WIDTHS = (8.0, 8.0, 7.0, 6.5, 2.0)  # estimate, spread (or Q1), Q3, n, a gap before the next group
@@ -67,12 +67,13 @@ def _header(w: Writer, ws: Any, groups: list[str], with_p: bool) -> None:
 
 
 def table1_sheet(w: Writer, summary: Any) -> None:
-    s = w.sheet("Table 1")
-    ws = s.ws
     t = summary.table1
+    groups = list(dict.fromkeys(t["group"])) if len(t) else []
+    wide = len(groups) > 4  # more arms print on two pages across, the characteristics repeated on each
+    s = w.sheet("Table 1", pages_wide=2 if wide else 1, repeat_columns=1 if wide else 0)
+    ws = s.ws
     s.columns.extend([c("characteristic", "Characteristic", doc="baseline characteristic and the statistic shown"),
                       c("table1_n", "n (Table 1)", "int", doc="subjects with a value in that cell")])
-    groups = list(dict.fromkeys(t["group"])) if len(t) else []
     if not groups:
         ws.write_string(0, 0, "Characteristic", w.f["header"])
         ws.write_string(1, 0, "none", w.f["label"])
@@ -82,6 +83,8 @@ def table1_sheet(w: Writer, summary: Any) -> None:
     _header(w, ws, groups, with_p)
     ws.freeze_panes(1, 1)
     ws.repeat_rows(0)
+    if wide:
+        ws.set_v_pagebreaks([1 + _SPAN * ((len(groups) + 1) // 2)])
     n_fmt, p_fmt = w.fmt('"n="0', "left"), w.f["p"]
     r = 1
     for (variable, statistic), block in t.groupby(["variable", "statistic"], sort=False):
@@ -105,9 +108,11 @@ def table1_sheet(w: Writer, summary: Any) -> None:
     if with_p:
         notes.append("p: differences between the arms (not Overall), by the test named beside it. CONSORT advises against "
                      "testing baseline differences in randomised trials: chance imbalance is expected.")
-    ws.set_column(0, 0, _LABEL_WIDTH)
+    last = _SPAN * min(len(groups), 3)  # notes wrapped across the label and the first groups (one printed page)
+    width = _LABEL_WIDTH + sum(_GROUP_WIDTHS) * min(len(groups), 3)
     for k, note in enumerate(notes):
-        ws.write_string(r + 1 + k, 0, text(note), w.f["note"])
+        ws.merge_range(r + 1 + k, 0, r + 1 + k, last, text(note), w.f["note_wrap"])
+        ws.set_row(r + 1 + k, height(n_lines(note, width * 1.1)))
 
 
 def _num(ws: Any, r: int, j: int, v: Any, fmt: Any) -> None:
