@@ -27,6 +27,7 @@ from ._columns import Col
 from ._formats import (
     COLOURS,
     HEADER_FILL,
+    MAX_CELL_CHARS,
     NUM_FORMATS,
     NUMERIC,
     fit_rows,
@@ -214,15 +215,16 @@ class Writer:
         if not len(ok):
             return 0.0
         write = ws.write_number
+        rows, values = (ok + r0).tolist(), arr[ok].tolist()
         if kind == "value" and decimals is not None:
             fmts = {int(d): self.fmt(value_format(int(d))) for d in np.unique(decimals[ok])}
-            for i in ok:
-                write(r0 + int(i), c, float(arr[i]), fmts[int(decimals[i])])
+            for r, v, d in zip(rows, values, decimals[ok].tolist(), strict=True):
+                write(r, c, v, fmts[d])
             shown = max(len(f"{abs(float(arr[i])):,.{int(decimals[i])}f}") for i in ok[:: max(1, len(ok) // 500)])
             return float(min(shown + 1, 12))
         fmt = self.f["general" if kind == "value" else kind]
-        for i in ok:
-            write(r0 + int(i), c, float(arr[i]), fmt)
+        for r, v in zip(rows, values, strict=True):
+            write(r, c, v, fmt)
         if kind in ("general", "value"):
             return float(min(len(f"{float(np.nanmax(np.abs(arr[ok]))):.10g}") + 1, 12))
         if kind in ("int", "int_left"):
@@ -231,22 +233,26 @@ class Writer:
 
     def _texts(self, ws: Any, r0: int, c: int, s: pd.Series, col: Col) -> tuple[float, list[tuple[int, str]]]:
         fmt = self.f["wrap"] if col.wrap else self.f["text"]
-        width = 0
-        texts: list[tuple[int, str]] = []
-        for i, v in enumerate(s.tolist()):
-            if is_missing(v):
-                continue
-            t = v if isinstance(v, str) else str(v)
-            if col.plain:
-                t = plain(t)
-            if not t:
-                continue
-            t = text(t)
-            ws.write_string(r0 + i, c, t, fmt)
-            width = max(width, len(t))
-            if col.wrap and (len(t) > 8 or "\n" in t):
-                texts.append((r0 + i, t))
-        return float(width), texts
+        s = s.reset_index(drop=True)
+        s = s[s.notna()]
+        if not len(s):
+            return 0.0, []
+        t = s.astype(str)
+        if col.plain:
+            t = t.map(plain)
+        t = t[t != ""]
+        lengths = t.str.len()
+        if len(t) and int(lengths.max()) > MAX_CELL_CHARS:
+            t = t.map(text)
+            lengths = t.str.len()
+        write = ws.write_string
+        for i, v in zip(t.index.tolist(), t.tolist(), strict=True):
+            write(r0 + i, c, v, fmt)
+        width = float(lengths.max()) if len(t) else 0.0
+        if not col.wrap:
+            return width, []
+        long = (lengths > 8) | t.str.contains("\n", regex=False)
+        return width, [(r0 + i, v) for i, v in zip(t.index[long].tolist(), t[long].tolist(), strict=True)]
 
     def cond_text(self, s: Sheet, key: str, rules: dict[str, str], *, first_row: int, n: int, col0: int = 0, how: str = "equal") -> None:
         """Colour cells of column ``key`` whose text is (or begins with) a value; the text stays."""
