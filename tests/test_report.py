@@ -610,3 +610,40 @@ def test_libreoffice_converts_the_report_to_pdf(plain_pair, tmp_path):
     assert pdf.exists()
     data = pdf.read_bytes()
     assert data[:5] == b"%PDF-" and len(data) > 50_000
+
+
+@pytest.mark.skipif(
+    (shutil.which("soffice") is None and shutil.which("libreoffice") is None) or shutil.which("pdftotext") is None,
+    reason="LibreOffice or pdftotext not installed",
+)
+def test_libreoffice_pdf_reads_page_by_page(plain_pair, tmp_path):
+    """Every printed page carries its sheet and number; the first pages are the Summary, then Table 1."""
+    exe = shutil.which("soffice") or shutil.which("libreoffice")
+    src = plain_pair[0]
+    subprocess.run([exe, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(tmp_path), str(src)], check=True, timeout=180, capture_output=True)
+    pdf = tmp_path / (src.stem + ".pdf")
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split("\f")
+    pages = [p for p in pages if p.strip()]
+    n = len(pages)
+    sheets = []
+    for k, page in enumerate(pages, start=1):
+        m = re.search(rf"Bone turnover marker report\s+(.+?)\s+page {k} of {n}", page)
+        assert m, f"page {k}: no footer"
+        sheets.append(m.group(1).strip())
+    assert sheets[0] == "Summary" and "Headline: change from baseline at every visit" in pages[0]
+    first_table1 = sheets.index("Table 1")
+    assert "Characteristic" in pages[first_table1] and "geometric mean (GSD)" in pages[first_table1]
+    assert [s for s in dict.fromkeys(sheets)] == [s for s in SHEETS if s != "Figures"]
+
+
+def test_text_cells_are_left_aligned_with_an_indent(wb):
+    """Text never touches a right-aligned number in the column before it (``1.000Holm`` in print):
+    LibreOffice honours an indent only with an explicit left alignment."""
+    for name in ("Group statistics", "Between groups", "Balance", "Evidence", "Summary"):
+        ws = wb[name]
+        texts = [c for row in ws.iter_rows(min_row=2, max_row=min(ws.max_row, 60)) for c in row
+                 if c.data_type == "s" and c.value and not c.font.b and c.row > 1]
+        body = [c for c in texts if c.alignment.indent]
+        assert body, name
+        assert all(c.alignment.horizontal == "left" and c.alignment.indent >= 1 for c in body), name

@@ -197,8 +197,7 @@ def figures_sheet(w: Writer, figs: list[Any]) -> None:
     for i, fig in enumerate(figs, start=1):
         if i == 1 or fig.marker != figs[i - 2].marker:
             breaks.append(r)  # each marker's figures on a page of their own
-        ws.write_string(r, 0, f"Figure {i}", w.f["h2"])
-        ws.write_string(r, 1, text(fig.title), w.f["label"])
+        ws.write_string(r, 0, text(f"Figure {i}. {fig.title}"), w.f["h2"])
         r += 1
         wpx, hpx, dpi = png_size(fig.path)  # XlsxWriter shows an image at its DPI: width × 96 / dpi screen pixels
         scale = min(1.0, 960 / max(wpx * 96 / dpi, 1))  # a printed landscape page is about 1000 px wide
