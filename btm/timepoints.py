@@ -49,8 +49,16 @@ class TimepointOrder:
 
 
 def _label_key(label: str) -> tuple[float, float, str] | None:
-    """(phase, days or number, "time"/"number"/"") from a label; None when it says nothing about order."""
-    t = label.strip().casefold()
+    """(phase, days or number, "time"/"number"/"") from a label; None when it says nothing about order.
+
+    Labels in other languages and abbreviations (``vor``, ``après``, ``BL``, ``wk12``, ``M6``) are
+    read as their canonical visit label first (:func:`btm.io.visits.visit_label`).
+    """
+    from .io.visits import visit_label
+
+    t = (visit_label(label) or label).strip().casefold()
+    if t.startswith("screen"):
+        return (-1, 0, "")  # screening comes before the baseline visit
     if _FIRST.match(t):
         return (0, 0, "")
     if _MID.match(t):
@@ -113,8 +121,20 @@ def order_timepoints(
         base = baseline
         basis += f"; baseline {baseline!r} as given"
     else:
-        base = order[0]
+        base = _named_baseline(order) or order[0]
+        if base != order[0]:
+            basis += f"; baseline {base!r} (named so), not the earlier {order[0]!r}"
     return TimepointOrder(tuple(order), base, basis)
+
+
+def _named_baseline(order: Sequence[str]) -> str | None:
+    """The one label that says "baseline" (baseline, BL, Basis, T0 …) when an earlier label is a screening visit."""
+    from .io.visits import visit_label
+
+    if not order or not str(visit_label(order[0]) or order[0]).casefold().startswith("screen"):
+        return None
+    named = [t for t in order if visit_label(t) == "baseline" or str(t).strip().casefold() == "t0"]
+    return named[0] if len(named) == 1 else None
 
 
 def sequence_dates(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
