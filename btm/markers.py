@@ -335,13 +335,16 @@ def _specimen_from_tokens(tokens: list[str]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def match_marker(header: str) -> MarkerMatch | None:
+def match_marker(header: str, *, exact: bool = False) -> MarkerMatch | None:
     """Which marker a column header or LIS test name refers to, or ``None``.
 
     The header is normalised (:func:`normalize_name`); then, in order: the whole header, the
     header without specimen, variant and vendor words, and finally the longest synonym found as
     a run of words inside the header. A header that matches two markers equally well returns
-    ``None``: it is left for the user to map rather than guessed.
+    ``None``: it is left for the user to map rather than guessed. ``exact=True`` stops before the
+    last step (the header is a marker name, with at most specimen, variant and vendor words).
+    A header that names a look-alike (CTX-II, ICTP, PICP, PIIINP, ucOC …, see
+    :func:`lookalike_of`) or two different markers (``PINP/CTX``) is never a marker.
 
     >>> match_marker("β-CrossLaps").marker
     'CTX1'
@@ -384,6 +387,8 @@ def match_marker(header: str) -> MarkerMatch | None:
         entries = index.get(_compact(core))
         if entries:
             return result(unique(entries)) if unique(entries) else None
+    if exact:
+        return None
     # 3. longest synonym inside the header (synonyms of at least 4 letters, to avoid "OC", "AP"),
     #    with at most two other words that are not specimen, variant or vendor words: a sentence
     #    that mentions a marker is not a header

@@ -24,6 +24,7 @@ _DAYS = {
     "m": 30.4375, "mo": 30.4375, "mon": 30.4375, "month": 30.4375, "months": 30.4375, "monat": 30.4375, "monate": 30.4375,
     "y": 365.25, "yr": 365.25, "year": 365.25, "years": 365.25, "jahr": 365.25,
     "h": 1 / 24, "hr": 1 / 24, "hour": 1 / 24, "hours": 1 / 24,
+    "min": 1 / 1440, "minute": 1 / 1440, "minutes": 1 / 1440,
 }
 _VISIT = {"v", "visit", "t", "tp", "time", "timepoint", "session", "s", "visite", "besuch", "phase", "p"}
 _FIRST = re.compile(r"^(screen(ing)?|baseline|base|pre|pre[\s_-]?(training|test|intervention|exercise)?|before|bl|t0|vor|prä|prae|start)$")

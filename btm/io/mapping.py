@@ -43,8 +43,12 @@ from ..markers import catalog
 
 __all__ = ["Mapping", "SheetMapping", "load_mapping", "mapping_to_toml"]
 
-_SHEET_KEYS = {"file", "sheet", "header_row", "units_row", "layout", "timepoint", "skip", "columns", "units", "lod", "specimen"}
-_TOP_KEYS = {"dayfirst", "decimal", "timepoint_order", "sheets", "baseline"}
+_SHEET_KEYS = {
+    "file", "sheet", "header_row", "units_row", "layout", "timepoint", "skip", "columns", "units", "lod", "specimen",
+    "marker", "unit", "id", "values",
+}
+_TOP_KEYS = {"dayfirst", "decimal", "timepoint_order", "sheets", "baseline", "unit_aliases"}
+_LAYOUTS = ("wide", "long", "wide_visits")
 
 
 @dataclass
@@ -60,6 +64,11 @@ class SheetMapping:
     units: dict[str, str] = field(default_factory=dict)
     lod: dict[str, float] = field(default_factory=dict)
     specimen: str | None = None
+    marker: str | None = None  # layout "wide_visits": the one marker of the sheet
+    unit: str | None = None  # layout "wide_visits": its unit
+    id: str | None = None  # "row" (ids from row numbers) or the header of the id column
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> {code: value}
+    unit_aliases: dict[str, str] = field(default_factory=dict)  # from the top-level [unit_aliases]
 
     def matches(self, path: str, sheet: str) -> bool:
         name = Path(path).name
@@ -76,6 +85,7 @@ class Mapping:
     baseline: str | None = None
     sheets: list[SheetMapping] = field(default_factory=list)
     path: str = ""
+    unit_aliases: dict[str, str] = field(default_factory=dict)
 
     def for_sheet(self, path: str, sheet: str) -> SheetMapping | None:
         """The first sheet entry that matches, or None."""
@@ -123,6 +133,12 @@ def mapping_from_dict(raw: dict[str, Any], *, source: str = "mapping") -> Mappin
     m.timepoint_order = [str(x) for x in order]
     if "baseline" in raw:
         m.baseline = str(raw["baseline"])
+    aliases = raw.get("unit_aliases", {})
+    if not isinstance(aliases, dict):
+        raise MappingError(f"{source}: [unit_aliases] must be a table of unit text = unit")
+    for text, unit in aliases.items():
+        _check_unit(str(unit), f"{source}: unit_aliases {text!r}")
+        m.unit_aliases[str(text)] = str(unit)
     sheets = raw.get("sheets", [])
     if not isinstance(sheets, list):
         raise MappingError(f"{source}: [[sheets]] must be an array of tables")
@@ -148,9 +164,11 @@ def mapping_from_dict(raw: dict[str, Any], *, source: str = "mapping") -> Mappin
                     raise MappingError(f"{where}: {key} must be an Excel row number (1, 2, …)")
                 setattr(sm, key, s[key])
         if "layout" in s:
-            if s["layout"] not in ("wide", "long"):
-                raise MappingError(f"{where}: layout must be \"wide\" or \"long\"")
+            if s["layout"] not in _LAYOUTS:
+                raise MappingError(f"{where}: layout must be \"wide\", \"long\" or \"wide_visits\"")
             sm.layout = s["layout"]
+        _research_keys(s, sm, where, markers)
+        sm.unit_aliases = dict(m.unit_aliases)
         if sm.specimen is not None and sm.specimen not in ("serum", "urine"):
             raise MappingError(f"{where}: specimen must be \"serum\" or \"urine\"")
         for header, role in dict(s.get("columns", {})).items():
@@ -178,6 +196,43 @@ def mapping_from_dict(raw: dict[str, Any], *, source: str = "mapping") -> Mappin
             sm.lod[key] = float(lod)
         m.sheets.append(sm)
     return m
+
+
+def _check_unit(unit: str, where: str) -> None:
+    from ..errors import UnitParseError
+    from ..units import parse_unit
+
+    try:
+        parse_unit(unit)
+    except UnitParseError as exc:
+        raise MappingError(f"{where}: {exc}") from None
+
+
+def _research_keys(s: dict[str, Any], sm: SheetMapping, where: str, markers: dict) -> None:
+    """``marker``, ``unit``, ``id`` and ``[sheets.values]`` (research layouts)."""
+    if "marker" in s:
+        from ..markers import match_marker
+
+        key = str(s["marker"])
+        mm = markers.get(key) or markers.get(key.upper())
+        mid = mm.id if mm else (match_marker(key).marker if match_marker(key) else None)
+        if mid is None:
+            raise MappingError(f"{where}: marker {key!r} is not a marker id ({', '.join(markers)}) or name")
+        sm.marker = mid
+    if "unit" in s:
+        _check_unit(str(s["unit"]), f"{where}: unit")
+        sm.unit = str(s["unit"])
+    if sm.layout == "wide_visits" and not sm.marker:
+        raise MappingError(f"{where}: layout \"wide_visits\" needs marker = \"<id>\" (the marker of every visit column)")
+    if "id" in s:
+        if not isinstance(s["id"], str) or not s["id"].strip():
+            raise MappingError(f"{where}: id must be \"row\" (ids from row numbers) or the header of the id column")
+        sm.id = s["id"].strip()
+    values = s.get("values", {})
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise MappingError(f"{where}: [sheets.values] must be tables of code = value, e.g. sex = {{ 1 = \"M\", 2 = \"F\" }}")
+    for col, codes in values.items():
+        sm.values[str(col)] = {str(k).strip(): str(v) for k, v in codes.items()}
 
 
 def _toml_str(s: str) -> str:

@@ -79,6 +79,7 @@ _NUMBERED: dict[str, tuple[str, ...]] = {
         "dagen", "dzien", "dni", "den", "день", "дня", "дней", "天", "日",
     ),
     "year": ("y", "yr", "yrs", "year", "years", "jahr", "jahre", "jahren", "an", "ans", "ano", "anos", "anno", "anni", "jaar", "год", "年"),
+    "minute": ("min", "mins", "minute", "minutes", "minuten", "минут", "分钟"),
     "hour": ("h", "hr", "hrs", "hour", "hours", "stunde", "stunden", "std", "heure", "heures", "hora", "horas", "ora", "ore", "uur", "час", "小时", "時間"),
     "follow-up": ("fu", "follow up", "followup", "fup"),
 }
@@ -121,6 +122,7 @@ _NUM = r"(\d{1,3}(?:[.,]\d{1,2})?)"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
 _CYR = "\u0400-\u04ff"
 _LETTERS = rf"[a-z{_CJK}{_CYR}]+(?: [a-z{_CJK}{_CYR}]+)?"
+_WORD = rf"[a-z{_CJK}{_CYR}]+"
 
 
 def _number(text: str) -> str:
@@ -169,13 +171,14 @@ def visit_label(token: str) -> str | None:
             return _numbered("follow-up", num)
         # "after 16 weeks" is handled below; "post 2" etc. are not visits
     # number + word: "12 weeks", "6 months", "12wk", "6mo", "12 weeks post", "3个月"
-    m = re.fullmatch(rf"(?:({'|'.join(_LEADING)}) )?{_NUM} ?({_LETTERS})(?: (post|after|later|nach|apres|despues|dopo))?", t)
+    m = re.fullmatch(rf"(?:({'|'.join(_LEADING)}) )?{_NUM} ?({_WORD})(?: (post|after|later|nach|apres|despues|dopo|later))?", t)
     if m:
         num, word = m.group(2), m.group(3)
+        glued = re.search(rf"(?:^| ){re.escape(num)}{re.escape(word)}(?: |$)", t) is not None
         if word in nums and nums[word] not in ("visit", "T", "follow-up") and word not in _GLUED_ONLY | {"an", "a"}:
             return _numbered(nums[word], num)
-        if word in nums and word in _GLUED_ONLY and " " not in t and m.group(1) is None:
-            return _numbered(nums[word], num)  # "12w", "6m", "3d"
+        if word in nums and word in _GLUED_ONLY and (glued or m.group(3)) and m.group(1) is None:
+            return _numbered(nums[word], num)  # "12w", "6m", "3d", "1h post"
     # leading word + word + number: "after week 16", "at month 6"
     m = re.fullmatch(rf"(?:{'|'.join(_LEADING)}) ({_LETTERS}) ?{_NUM}", t)
     if m and m.group(1) in nums and nums[m.group(1)] not in ("visit", "T"):
