@@ -257,7 +257,11 @@ def _columns(rows: list[list[Any]], h: int, mapping: SheetMapping | None, merged
         role = (mapped_cols.get(shown[j].casefold()) or mapped_cols.get(text.casefold())) if text else None
         if role:
             col = _mapped_column(j, shown[j], role)
-            col.timepoint = visits[j]
+            if col.role == "marker":  # a mapped marker × visit column keeps the visit of its header or band
+                col.timepoint = visits[j] or classify_header(text).timepoint
+                if not col.unit:
+                    col.unit = classify_header(text).unit
+                    col.unit_source = "header" if col.unit else ""
             columns.append(col)
             continue
         hc = classify_header(text) if text else HeaderClass("")

@@ -189,7 +189,7 @@ class _Run:
             if raw.sheet:
                 problems.add("notice", shown, raw.sheet, None, "", "", "sheet skipped: it is empty")
             return False
-        layout = detect_layout(raw.rows, sheet=raw.sheet, multi_sheet=len(sheets_with_data) > 1, mapping=sm)
+        layout = detect_layout(raw.rows, sheet=raw.sheet, multi_sheet=len(sheets_with_data) > 1, mapping=sm, merged=raw.merged)
         if isinstance(layout, str):
             if raw.is_csv and not sheets_with_data[1:]:  # a single-table file with no marker data at all
                 self._file_error(InputFileError(layout, path=shown), shown, raw.sheet)
@@ -247,7 +247,7 @@ def _layout_record(shown: str, raw: RawSheet, layout: SheetLayout, sm: SheetMapp
                 units[c.header] = c.unit
         elif c.role.startswith("unit_of_"):
             cols[c.header] = "unit"
-        elif c.role:
+        elif c.role and c.role not in ("derived", "lookalike"):
             cols[c.header] = c.role
         else:
             cols[c.header] = "ignore"
@@ -263,6 +263,20 @@ def _layout_record(shown: str, raw: RawSheet, layout: SheetLayout, sm: SheetMapp
         # what only a mapping can say is carried into a drafted mapping, so a re-run reads the same
         "lod": dict(sm.lod) if sm else {},
         "specimen": sm.specimen if sm else None,
+        **_research_record(layout, sm),
+    }
+
+
+def _research_record(layout: SheetLayout, sm: SheetMapping | None) -> dict[str, Any]:
+    """What a drafted mapping and the console summary need of research layouts: visits per column,
+    the columns not used (unknown, derived, look-alike) and the mapping keys only a mapping can say."""
+    return {
+        "visits": {c.header: c.timepoint for c in layout.columns if c.role == "marker" and c.timepoint},
+        "unused": [(c.header, c.role or "unknown", c.reason) for c in layout.unused],
+        "header_kind": layout.header_kind,
+        "wide_visits": {"marker": sm.marker, "unit": sm.unit} if sm and sm.layout == "wide_visits" else None,
+        "id": sm.id if sm else None,
+        "values": dict(sm.values) if sm else {},
     }
 
 

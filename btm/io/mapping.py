@@ -240,15 +240,21 @@ def _toml_str(s: str) -> str:
 
 
 def mapping_to_toml(entries: list[dict[str, Any]], *, dayfirst: bool | None = None, decimal: str | None = None) -> str:
-    """A mapping file drafted from detected layouts (one entry per sheet)."""
+    """A mapping file drafted from detected layouts (one entry per sheet).
+
+    Every column is listed with its role; a comment says what btm guessed (marker, visit, unit,
+    derived value, look-alike, or unknown with candidate markers). A sheet btm could not read gets
+    a full draft whose blanks (``marker``, ``unit``) the user fills in.
+    """
     lines = [
-        "# btm mapping, drafted by 'btm import --write-mapping'. Edit what btm got wrong, then run",
+        "# btm mapping, drafted by 'btm import --write-mapping'. Edit what btm got wrong, fill in the blanks, then run",
         "#   btm import FILES --mapping THIS_FILE",
         "# Keys are explained in the README (section 'Mapping files').",
         "",
     ]
     lines.append(f"dayfirst = {'true' if dayfirst else 'false'}" if dayfirst is not None else "# dayfirst = true   # set when dates like 03/04/2026 are reported as ambiguous")
     lines.append(f"decimal = {_toml_str(decimal)}" if decimal else "# decimal = \",\"    # set when text numbers use a decimal comma")
+    lines.append("# [unit_aliases]     # unit text your lab writes = a unit btm reads, e.g. \"Einh./l\" = \"U/L\"")
     lines.append("")
     for e in entries:
         lines.append("[[sheets]]")
@@ -256,32 +262,58 @@ def mapping_to_toml(entries: list[dict[str, Any]], *, dayfirst: bool | None = No
         lines.append(f"sheet = {_toml_str(e['sheet'])}")
         if e.get("skip"):
             lines.append("skip = true    # " + e.get("why", "no marker data"))
+            if e.get("columns"):  # a draft of the sheet, for when it does hold results
+                lines.append("# to read this sheet, delete 'skip = true' and uncomment:")
+                lines.extend("# " + x if x else "#" for x in _sheet_body(e))
             lines.append("")
             continue
-        lines.append(f"header_row = {e['header_row']}")
-        if e.get("units_row"):
-            lines.append(f"units_row = {e['units_row']}")
-        lines.append(f"layout = {_toml_str(e['layout'])}")
-        if e.get("timepoint"):
-            lines.append(f"timepoint = {_toml_str(e['timepoint'])}")
-        if e.get("specimen"):
-            lines.append(f"specimen = {_toml_str(e['specimen'])}")
-        lines.append("")
-        lines.append("[sheets.columns]")
-        for header, role in e["columns"].items():
-            lines.append(f"{_toml_str(header)} = {_toml_str(role)}")
-        if e.get("units"):
-            lines.append("")
-            lines.append("[sheets.units]")
-            for header, unit in e["units"].items():
-                if unit:
-                    lines.append(f"{_toml_str(header)} = {_toml_str(unit)}")
-                else:
-                    lines.append(f"# {_toml_str(header)} = \"\"    # no unit found: fill in and uncomment")
-        if e.get("lod"):
-            lines.append("")
-            lines.append("[sheets.lod]")
-            for marker, lod in e["lod"].items():
-                lines.append(f"{marker} = {lod!r}")
+        lines.extend(_sheet_body(e))
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _sheet_body(e: dict[str, Any]) -> list[str]:
+    lines = []
+    if e.get("draft_of_unread"):
+        lines.append(f"# btm could not read this sheet ({e['draft_of_unread']}): every column below is a guess")
+    lines.append(f"header_row = {e['header_row']}")
+    if e.get("units_row"):
+        lines.append(f"units_row = {e['units_row']}")
+    wv = e.get("wide_visits")
+    if wv is not None:
+        lines.append('layout = "wide_visits"    # one marker, one column per visit')
+        lines.append(f"marker = {_toml_str(wv['marker'])}" if wv.get("marker") else 'marker = ""    # FILL IN: the marker of every visit column (PINP, CTX1, …)')
+        lines.append(f"unit = {_toml_str(wv['unit'])}" if wv.get("unit") else '# unit = ""    # FILL IN if the headers do not say it, e.g. "µg/L"')
+    else:
+        lines.append(f"layout = {_toml_str(e['layout'])}")
+    if e.get("id"):
+        lines.append(f"id = {_toml_str(e['id'])}" + ("    # no id column: subject ids from row numbers" if e["id"] == "row" else ""))
+    if e.get("timepoint"):
+        lines.append(f"timepoint = {_toml_str(e['timepoint'])}")
+    if e.get("specimen"):
+        lines.append(f"specimen = {_toml_str(e['specimen'])}")
+    comments = e.get("comments", {})
+    lines += ["", "[sheets.columns]"]
+    for header, role in e["columns"].items():
+        note = comments.get(header, "")
+        lines.append(f"{_toml_str(header)} = {_toml_str(role)}" + (f"    # {note}" if note else ""))
+    for header, note in comments.items():
+        if header not in e["columns"]:
+            lines.append(f"# {_toml_str(header)}: {note}")
+    if e.get("units"):
+        lines += ["", "[sheets.units]"]
+        for header, unit in e["units"].items():
+            if unit:
+                lines.append(f"{_toml_str(header)} = {_toml_str(unit)}")
+            else:
+                lines.append(f"# {_toml_str(header)} = \"\"    # no unit found: fill in and uncomment")
+    if e.get("values"):
+        lines += ["", "[sheets.values]"]
+        for col, codes in e["values"].items():
+            inner = ", ".join(f"{_toml_str(k)} = {_toml_str(v)}" for k, v in codes.items())
+            lines.append(f"{_toml_str(col)} = {{ {inner} }}")
+    if e.get("lod"):
+        lines += ["", "[sheets.lod]"]
+        for marker, lod in e["lod"].items():
+            lines.append(f"{marker} = {lod!r}")
+    return lines
