@@ -120,6 +120,10 @@ def _marker_class(text: str, *, exact: bool) -> HeaderClass | None:
     if mm is None and unit:
         mm = match_marker(text, exact=exact)
         unit = "" if mm else unit
+    if mm is None and not unit:
+        # "ALP (Einh./l)": a unit btm does not read (a mapping's unit_aliases may); the name before it is the marker
+        m = re.match(r"^(.*?)\s*[\(\[\{][^\(\)\[\]\{\}]*/[^\(\)\[\]\{\}]*[\)\]\}]\s*$", text)
+        mm = match_marker(m.group(1), exact=True) if m and m.group(1) else None
     if mm is None:
         return None
     return HeaderClass("marker", mm.marker, mm.specimen, mm.variant, unit)

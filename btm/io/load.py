@@ -270,7 +270,10 @@ def _layout_record(shown: str, raw: RawSheet, layout: SheetLayout, sm: SheetMapp
 def _research_record(layout: SheetLayout, sm: SheetMapping | None) -> dict[str, Any]:
     """What a drafted mapping and the console summary need of research layouts: visits per column,
     the columns not used (unknown, derived, look-alike) and the mapping keys only a mapping can say."""
-    return {
+    out: dict[str, Any] = {}
+    if layout.header_kind == "markers over visits":
+        out["header_row"] = layout.header_row  # the marker band (1-based: the row above the visits)
+    return out | {
         "visits": {c.header: c.timepoint for c in layout.columns if c.role == "marker" and c.timepoint},
         "unused": [(c.header, c.role or "unknown", c.reason) for c in layout.unused],
         "header_kind": layout.header_kind,

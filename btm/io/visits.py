@@ -237,7 +237,7 @@ def split_visit(header: str) -> VisitSplit | None:
         return None
     unit_tail = ""
     m = _TRAILING_BRACKET.match(text)
-    if m and m.group("head") and _is_unit(m.group("tail")):
+    if m and m.group("head") and (_is_unit(m.group("tail")) or "/" in m.group("tail")):  # a unit, or unit-like text
         text, unit_tail = m.group("head"), m.group("tail")
     pieces = list(_PIECE.finditer(text))
     if len(pieces) >= 2:
