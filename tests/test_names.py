@@ -1,7 +1,7 @@
 """Real-world names and units: table-driven recognition, look-alikes that must never match.
 
-The tables are tests/data/research/marker_names.csv (name, marker, specimen, source) and
-tests/data/research/unit_strings.csv (text, kind, note). A row with an empty marker or kind must
+The tables are tests/vocabulary/marker_names.csv (name, marker, specimen, source) and
+tests/vocabulary/unit_strings.csv (text, kind, note). A row with an empty marker or kind must
 be refused (unknown), never read as something.
 """
 
@@ -16,7 +16,7 @@ from btm.errors import UnitConversionError, UnitParseError
 from btm.markers import catalog, lookalike_of, match_marker
 from btm.units import parse_unit, resolve_unit, to_canonical
 
-DATA = Path(__file__).parent / "data" / "research"
+DATA = Path(__file__).parent / "vocabulary"
 
 
 def _table(name: str) -> list[dict[str, str]]:

@@ -101,8 +101,8 @@ def test_repeated_band_cells_with_units_row_and_sex_codes():
 
 
 def test_wide_visits_mapping_ids_from_rows_and_codes():
-    m = load_mapping(D / "teaching_months.toml")
-    res = read_results(D / "teaching_months.csv", mapping=m)
+    m = load_mapping(D / "unreadable/teaching_months.toml")
+    res = read_results(D / "unreadable/teaching_months.csv", mapping=m)
     assert len(res.data) == 20 and len(res.rejected) == 0
     assert sorted(set(res.data.subject_id)) == ["row 2", "row 3", "row 4", "row 5"]
     assert _values(res, "row 3", "PINP", "6") == [36.0]
@@ -135,7 +135,7 @@ def test_unit_alias_from_the_mapping(tmp_path):
         ("visit_suffix.csv", None, {("pre", "post"): 8}),  # 4 subjects x 2 markers
         ("band_visits_over_markers.xlsx", None, {("baseline", "week 16"): 9}),
         ("band_markers_over_visits.xlsx", None, {("baseline", "week 6"): 6, ("baseline", "week 12"): 6}),
-        ("teaching_months.csv", "teaching_months.toml", {("0", t): 4 for t in ("3", "6", "12", "24")}),
+        ("unreadable/teaching_months.csv", "unreadable/teaching_months.toml", {("0", t): 4 for t in ("3", "6", "12", "24")}),
     ],
 )
 def test_analyze_pairs_every_baseline_with_every_followup(fixture, mapping, pairs):
@@ -165,7 +165,7 @@ def test_cli_analyze_on_a_research_layout(tmp_path, capsys):
 
 def test_write_mapping_drafts_when_nothing_can_be_read(tmp_path, capsys):
     draft = tmp_path / "m.toml"
-    rc = main(["import", str(D / "teaching_months.csv"), "-o", str(tmp_path / "t.csv"), "--write-mapping", str(draft)])
+    rc = main(["import", str(D / "unreadable/teaching_months.csv"), "-o", str(tmp_path / "t.csv"), "--write-mapping", str(draft)])
     assert rc == 1
     text = draft.read_text(encoding="utf-8")
     assert 'layout = "wide_visits"' in text and 'marker = ""' in text and 'id = "row"' in text
@@ -174,7 +174,7 @@ def test_write_mapping_drafts_when_nothing_can_be_read(tmp_path, capsys):
     # fill the blanks: the draft then reads the sheet
     filled = text.replace('marker = ""', 'marker = "PINP"').replace('# unit = ""', 'unit = "µg/L"  #')
     draft.write_text(filled, encoding="utf-8")
-    res = read_results(D / "teaching_months.csv", mapping=load_mapping(draft))
+    res = read_results(D / "unreadable/teaching_months.csv", mapping=load_mapping(draft))
     assert len(res.data) == 20 and len(res.rejected) == 0
 
 

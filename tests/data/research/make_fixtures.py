@@ -110,8 +110,9 @@ def band_with_units_row() -> None:
 
 
 def wide_visits_teaching() -> None:
+    (HERE / "unreadable").mkdir(exist_ok=True)  # unreadable without its mapping
     # one marker per sheet, one column per visit (months), no id column: a teaching data set
-    (HERE / "teaching_months.csv").write_text(
+    (HERE / "unreadable" / "teaching_months.csv").write_text(
         "sex,arm,0,3,6,12,24\n"
         "1,1,52.1,48.0,45.2,44.0,47.9\n"
         "2,1,40.3,37.7,36.0,35.1,38.8\n"
@@ -119,7 +120,7 @@ def wide_visits_teaching() -> None:
         "1,2,60.2,58.8,61.0,59.4,60.0\n",
         encoding="utf-8",
     )
-    (HERE / "teaching_months.toml").write_text(
+    (HERE / "unreadable" / "teaching_months.toml").write_text(
         '# the documentation says: PINP in µg/L, visits in months, sex 1 = male 2 = female, arm 1 = exercise 2 = control\n'
         '[[sheets]]\nfile = "teaching_months.csv"\nlayout = "wide_visits"\nmarker = "PINP"\nunit = "µg/L"\nid = "row"\n\n'
         '[sheets.values]\nsex = { 1 = "M", 2 = "F" }\narm = { 1 = "Exercise", 2 = "Control" }\n\n'
