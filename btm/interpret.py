@@ -28,6 +28,7 @@ import pandas as pd
 
 from .markers import FORMATION, RESORPTION, catalog
 from .ranges import intervals_with, select_intervals
+from .selection import pregnancy_states
 
 __all__ = [
     "BALANCE_COLUMNS",
@@ -136,6 +137,10 @@ def _truthy(s: pd.Series) -> np.ndarray:
     return t.isin(_YES).to_numpy() | t.str.match(r"^(yes|pregnan|lactat|breast)").to_numpy()
 
 
+def _pregnancy_states(s: pd.Series) -> np.ndarray:
+    return pregnancy_states(s.fillna("").astype(str)).to_numpy(dtype=object)
+
+
 def _contains(s: pd.Series, words: Sequence[str]) -> np.ndarray:
     t = s.fillna("").astype(str).str.casefold()
     out = np.zeros(len(t), dtype=bool)
@@ -179,7 +184,7 @@ def flag_results(data: pd.DataFrame) -> pd.Series:
     if "fracture" in data:
         add(_truthy(data["fracture"]), "FRACTURE")
     if "pregnancy" in data:
-        add(_truthy(data["pregnancy"]), "PREGNANCY")
+        add(_truthy(data["pregnancy"]) | (_pregnancy_states(data["pregnancy"]) != ""), "PREGNANCY")
     if "medication" in data:
         add(_contains(data["medication"], _ANTIRESORPTIVE), "ANTIRESORPTIVE")
         add(_contains(data["medication"], _ANABOLIC), "ANABOLIC")
@@ -234,7 +239,9 @@ def interpret(data: pd.DataFrame, *, ranges: str | Path | Sequence[str | Path] |
     v = res["value"].to_numpy(dtype=float)
     cens = res["censored"].fillna("").astype(str).to_numpy(dtype=object)
     lo, hi = res["ref_low"].to_numpy(dtype=float), res["ref_high"].to_numpy(dtype=float)
-    res["status"] = status_of(v, cens, lo, hi)
+    status = status_of(v, cens, lo, hi)
+    status[res["ref_undetermined"].to_numpy(dtype=bool)] = "undetermined"  # e.g. sex unknown and the sexes' limits differ
+    res["status"] = status
     z = zlog(v, lo, hi)
     z[cens != ""] = np.nan
     z[np.isnan(lo)] = np.nan  # one-sided limits: no z
@@ -254,7 +261,7 @@ def interpret(data: pd.DataFrame, *, ranges: str | Path | Sequence[str | Path] |
     )
     res["flags"] = flags
     res["flag_notes"] = flags.map(flag_text)
-    res = res.drop(columns=["ref_percentiles"])
+    res = res.drop(columns=["ref_percentiles", "ref_undetermined"])
     return Interpretation(results=res, balance=balance(res))
 
 

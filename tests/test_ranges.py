@@ -12,6 +12,7 @@ import pytest
 from btm.errors import RangesError
 from btm.ranges import (
     INTERVAL_COLUMNS,
+    Undetermined,
     intervals_with,
     load_biovariation,
     load_intervals,
@@ -107,14 +108,13 @@ def test_interval_selection_by_population(subject, low, high, population, source
 def test_missing_subject_data_still_chooses_and_says_why():
     iv = shipped_intervals()
     r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="", age=40)
-    assert r.why == "sex unknown: IOF/IFCC reference population (premenopausal women) used"
-    assert r.low == 19.3
+    assert isinstance(r, Undetermined) and r.startswith("sex unknown")  # never the premenopausal target range
     r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="F", age=60)
     assert "postmenopausal assumed from age 60" in r.why
     r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="F", age=45)
     assert "premenopausal assumed from age 45" in r.why
-    r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="", age=math.nan)
-    assert "age unknown" in r.why and "sex unknown" in r.why
+    r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="F", age=math.nan)
+    assert "age unknown" in r.why and "menopausal status and age unknown" in r.why
 
 
 def test_no_interval_is_said_not_invented():
