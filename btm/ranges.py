@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ._resources import reference_ranges_dir, sha256_of
+from .biovariation import BV_COLUMNS, BioVariation, load_biovariation
 from .errors import RangesError, UnitError
 from .markers import catalog
 from .selection import (
@@ -52,7 +52,6 @@ INTERVAL_COLUMNS = [
     "marker", "specimen", "unit", "sex", "age_min", "age_max", "population",
     "lower", "upper", "percentiles", "assay", "default", "source", "note",
 ]
-BV_COLUMNS = ["marker", "specimen", "cvi_pct", "cva_pct", "lsc_pct", "lsc_z", "default", "source", "note"]
 POPULATIONS = ("adult", "premenopausal", "postmenopausal", *GROWTH_POPULATIONS, *PREGNANCY_POPULATIONS)
 _REQUIRED = ["marker", "specimen", "unit", "sex", "population", "upper"]
 
@@ -205,73 +204,6 @@ def plausible_bounds() -> dict[tuple[str, str], tuple[float, float]]:
         hi = g["upper_c"].max(skipna=True)
         if not math.isnan(hi):
             out[(m, u)] = (float(lo) if not math.isnan(lo) else float(hi) / 100, float(hi))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# biological variation
-
-
-@dataclass(frozen=True)
-class BioVariation:
-    """Within-subject and analytical variation of a marker, and where it came from."""
-
-    marker: str
-    specimen: str
-    cv_total: float  # fraction (0.137 = 13.7 %)
-    cvi: float  # fraction or NaN
-    cva: float  # fraction or NaN
-    basis: str  # how cv_total was obtained
-    source: str
-
-
-def load_biovariation(path: str | Path | None = None) -> dict[tuple[str, str], BioVariation]:
-    """The default biological-variation figures per (marker, specimen), user file first.
-
-    The total CV is taken from CVa and CVi when both are published; else derived from the
-    published LSC as LSC / (z·√2) (z = 1.96 when the source does not state it); else CVi alone
-    (an underestimate, said so in ``basis``).
-    """
-    files = [(reference_ranges_dir() / "biological_variation.csv", "shipped")]
-    if path:
-        files.insert(0, (Path(path), "user"))
-    out: dict[tuple[str, str], BioVariation] = {}
-    markers = catalog()
-    for p, origin in files:
-        df = _read_csv(p, "biological variation")
-        df.columns = [c.strip().lower() for c in df.columns]
-        for c in BV_COLUMNS:
-            if c not in df.columns:
-                if c in ("marker", "specimen"):
-                    raise RangesError(f"{p}: missing column {c}; expected {', '.join(BV_COLUMNS)}")
-                df[c] = ""
-        for i, r in enumerate(df.to_dict("records")):
-            line = i + 2
-            mk, spec = r["marker"].strip(), (r["specimen"].strip().lower() or "serum")
-            if mk not in markers:
-                raise RangesError(f"{p}, row {line}: unknown marker {mk!r}")
-            # the user's file is read first and every row of it counts; of the shipped rows, the defaults
-            is_default = origin == "user" or r["default"].strip().lower() in ("yes", "y", "true", "1", "x")
-            if not is_default or (mk, spec) in out:
-                continue
-            cvi = _num(r["cvi_pct"], p, line, "cvi_pct") / 100
-            cva = _num(r["cva_pct"], p, line, "cva_pct") / 100
-            lsc = _num(r["lsc_pct"], p, line, "lsc_pct") / 100
-            z = _num(r["lsc_z"], p, line, "lsc_z")
-            if not math.isnan(cvi) and not math.isnan(cva):
-                total = math.sqrt(cvi**2 + cva**2)
-                basis = f"CVi {cvi:.1%} and CVa {cva:.1%}"
-            elif not math.isnan(lsc):
-                zz = 1.96 if math.isnan(z) else z
-                total = lsc / (zz * math.sqrt(2))
-                basis = f"total CV {total:.1%} = published LSC {lsc:.0%} / ({zz:g}·√2)" + (" (z not stated: 1.96 assumed)" if math.isnan(z) else "")
-            elif not math.isnan(cvi):
-                total = cvi
-                basis = f"CVi {cvi:.1%} only (no analytical CV published: the RCV is an underestimate)"
-            else:
-                raise RangesError(f"{p}, row {line}: {mk} needs cvi_pct and cva_pct, or lsc_pct")
-            src = r["source"].strip() or f"user file {p.name}"
-            out[(mk, spec)] = BioVariation(mk, spec, total, cvi, cva, basis, ("user: " if origin == "user" else "") + src)
     return out
 
 
