@@ -85,7 +85,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         )
         to_unit = args.to
     else:
-        target = resolve_unit(args.unit, marker=marker.id, specimen=args.specimen)
+        target = resolve_unit(args.unit, marker=marker.id, specimen=args.specimen, variant=args.variant or "")
         value, to_unit = args.value * target.factor, target.unit
     print(f"{args.value:g} {args.unit} {marker.id} = {value:.6g} {to_unit}")
     return 0
