@@ -57,7 +57,7 @@ def _cmd_markers(args: argparse.Namespace) -> int:
                     "kind": meas.kind,
                     "canonical unit": meas.unit,
                     "other units": ", ".join(u for u in meas.units if u != meas.unit),
-                    "LOINC": m.loinc.get(meas.specimen, ""),
+                    "LOINC": meas.loinc,
                     "MW g/mol": "" if m.molecular_weight is None else f"{m.molecular_weight:g}",
                     "name": m.name,
                     "synonyms": ", ".join(m.synonyms + m.serum_synonyms + m.urine_synonyms),
