@@ -32,6 +32,9 @@ from .selection import pregnancy_states
 
 __all__ = [
     "BALANCE_COLUMNS",
+    "BALANCE_COLUMN_NOTES",
+    "BALANCE_EXCLUDING_FLAGS",
+    "METHODS",
     "FLAGS",
     "INTERPRETED_COLUMNS",
     "RATIOS",
@@ -93,8 +96,51 @@ BALANCE_COLUMNS = [
     *[f"ratio_{k}" for k in RATIOS], "n_markers", "note",
 ]
 
-BALANCE_THRESHOLD = 1.0  # |balance_index| >= 1: formation- or resorption-dominant (issue spec)
-TURNOVER_THRESHOLD = 1.96  # mean z beyond the reference limits: low or high turnover
+#: |balance_index| ≥ 1: formation- or resorption-dominant. A btm convention (one z unit between the
+#: formation and resorption means); no published cut-off was found. The index itself is the modern
+#: uncoupling index when the pair is PINP and CTX1 [Eastell19-ACTIVE].
+BALANCE_THRESHOLD = 1.0
+#: mean z beyond ±1.96: high or low turnover. ±1.96 is where a single zlog crosses its reference
+#: limit (P2.5/P97.5, Hoffmann 2017); applying it to the mean z of several markers is a btm convention.
+TURNOVER_THRESHOLD = 1.96
+
+#: Flags that keep a marker out of the balance and turnover of its sample: a renally cleared marker
+#: reads high when eGFR < 30 (CTX, NTX, OC(1–49) correlate with GFR [Yamada08]; apparent CTX rises as
+#: GFR falls [Mayo CTX]); total PINP is biased high from CKD 3b [Tridimas21]. Left in, they would drive
+#: "resorption-dominant" (or "formation-dominant") by kidney function, not bone.
+BALANCE_EXCLUDING_FLAGS = {"RENAL": "eGFR < 30: renally cleared, reads high", "RENAL_PINP": "eGFR < 45 with total PINP: monomer accumulates"}
+
+#: Rules of the per-sample balance in plain words with sources: (topic, text) for the report's Methods.
+METHODS: list[tuple[str, str]] = [
+    (
+        "z-scores",
+        "zlog (Hoffmann et al. 2017, LaboratoriumsMedizin 41:23): z = (ln x − (ln L + ln U)/2) · 3.92 / (ln U − ln L), so "
+        "z = −1.96 at the lower and +1.96 at the upper reference limit. Censored values and one-sided limits get no z; where "
+        "the source does not state its percentiles, P2.5–P97.5 is assumed and ref_note says so.",
+    ),
+    (
+        "Balance and turnover",
+        "Per sample: formation z = mean z of PINP, BALP, OCN, ALP present; resorption z = mean z of CTX1, NTX, TRAP5B, PYD, "
+        "DPD present; balance index = formation z − resorption z (the uncoupling index when the pair is PINP and CTX1 "
+        "[Eastell19-ACTIVE]); turnover z = mean of all z. Thresholds are btm conventions, not published cut-offs: "
+        "|balance index| ≥ 1 = formation- or resorption-dominant; turnover z beyond ±1.96 (the z of a single result at its "
+        "reference limit) = high or low turnover.",
+    ),
+    (
+        "Balance: kidney function",
+        "A result flagged RENAL (eGFR < 30; CTX, NTX, osteocalcin are renally cleared and read high [Yamada08][Mayo CTX]) or "
+        "RENAL_PINP (eGFR < 45 with total PINP [Tridimas21]) is left out of its sample's formation, resorption and turnover "
+        "z and of the ratios, and the balance note says so; a sample whose index would need it gets none.",
+    ),
+]
+
+#: Plain-language notes for the balance columns (for the report's column glossary).
+BALANCE_COLUMN_NOTES = {
+    "balance_index": "formation z − resorption z; |index| ≥ 1 is called dominant by btm convention (no published cut-off)",
+    "turnover_state": "low / normal / high turnover when the mean z is beyond ∓1.96 (btm convention: the single-result "
+    "reference limit applied to a mean), plus formation-/resorption-dominant when |balance index| ≥ 1 (btm convention)",
+    "note": "markers left out of the balance and why (reported twice, no z, or a RENAL / RENAL_PINP flag)",
+}
 
 
 def zlog(x: np.ndarray | float, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
@@ -276,7 +322,9 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
       ∓1.96, the reference limits), and formation- or resorption-dominant when |balance_index| ≥ 1;
     * ratios (:data:`RATIOS`) when both markers were measured without censoring.
 
-    A marker reported twice in one sample is left out of that sample's balance (never averaged).
+    A marker reported twice in one sample is left out of that sample's balance (never averaged), and
+    so is a result flagged RENAL or RENAL_PINP (:data:`BALANCE_EXCLUDING_FLAGS`): kidney function,
+    not bone, would drive its z. The thresholds are conventions (:data:`METHODS`).
     """
     if results.empty:
         return pd.DataFrame(columns=BALANCE_COLUMNS)
@@ -286,7 +334,12 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     df["_class"] = df["marker"].map(cls)
     n_same = df.groupby(keys + ["marker"], sort=False)["marker"].transform("size")
     dup = (n_same > 1).to_numpy()
-    usable = ~dup & df["z"].notna().to_numpy()
+    flags = results["flags"].fillna("").astype(str) if "flags" in results else pd.Series("", index=results.index)
+    kidney = np.zeros(len(df), dtype=bool)
+    for code in BALANCE_EXCLUDING_FLAGS:
+        kidney |= flags.str.contains(rf"(?:^|;){code}(?:;|$)", regex=True).to_numpy()
+    kidney &= ~dup
+    usable = ~dup & ~kidney & df["z"].notna().to_numpy()
     form = usable & (df["_class"] == FORMATION).to_numpy()
     reso = usable & (df["_class"] == RESORPTION).to_numpy()
     z = df["z"].to_numpy(dtype=float)
@@ -296,7 +349,8 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     df["_fm"] = np.where(form, df["marker"], "")
     df["_rm"] = np.where(reso, df["marker"], "")
     df["_dup"] = np.where(dup, df["marker"], "")
-    df["_noz"] = np.where(~usable & ~dup, df["marker"], "")
+    df["_kid"] = np.where(kidney, df["marker"], "")
+    df["_noz"] = np.where(~usable & ~dup & ~kidney, df["marker"], "")
     g = df.groupby(keys, sort=False)
 
     gcode = g.ngroup().to_numpy()
@@ -318,6 +372,7 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
             "resorption_markers": joined("_rm"),
             "n_markers": g["_z"].count(),
             "_dups": joined("_dup"),
+            "_kid": joined("_kid"),
             "_noz": joined("_noz"),
         }
     )
@@ -334,7 +389,7 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     )
     out["turnover_state"] = [_state(t, b) for t, b in zip(out["turnover_z"], out["balance_index"], strict=True)]
     # ratios from uncensored single values (mass BALP only)
-    ok = ~dup & (df["censored"].fillna("") == "").to_numpy() & ~((df["marker"] == "BALP") & (df["kind"] != "mass")).to_numpy()
+    ok = ~dup & ~kidney & (df["censored"].fillna("") == "").to_numpy() & ~((df["marker"] == "BALP") & (df["kind"] != "mass")).to_numpy()
     wide = df.loc[ok].pivot_table(index=keys, columns="marker", values="value", aggfunc="first", sort=False)
     wide = wide.reindex(out.index)
     for name, (a, b, fa, fb, _) in RATIOS.items():
@@ -343,10 +398,12 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
         else:
             out[f"ratio_{name}"] = np.nan
     notes = []
-    for d, nz in zip(out["_dups"], out["_noz"], strict=True):
+    for d, kd, nz in zip(out["_dups"], out["_kid"], out["_noz"], strict=True):
         parts = []
         if d:
             parts.append("reported twice, not used: " + d.replace(",", ", "))
+        if kd:
+            parts.append("left out, kidney function (RENAL / RENAL_PINP flag: reads high): " + kd.replace(",", ", "))
         if nz:
             parts.append("no z (censored or no interval): " + nz.replace(",", ", "))
         notes.append("; ".join(parts))
