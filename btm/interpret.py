@@ -130,7 +130,8 @@ METHODS: list[tuple[str, str]] = [
         "Balance: kidney function",
         "A result flagged RENAL (eGFR < 30; CTX, NTX, osteocalcin are renally cleared and read high [Yamada08][Mayo CTX]) or "
         "RENAL_PINP (eGFR < 45 with total PINP [Tridimas21]) is left out of its sample's formation, resorption and turnover "
-        "z and of the ratios, and the balance note says so; a sample whose index would need it gets none.",
+        "z, and the balance note says so; a sample whose index would need it gets none. The ratios are raw value ratios "
+        "and keep it (their change per subject is analysed like any marker's).",
     ),
 ]
 
@@ -389,7 +390,7 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     )
     out["turnover_state"] = [_state(t, b) for t, b in zip(out["turnover_z"], out["balance_index"], strict=True)]
     # ratios from uncensored single values (mass BALP only)
-    ok = ~dup & ~kidney & (df["censored"].fillna("") == "").to_numpy() & ~((df["marker"] == "BALP") & (df["kind"] != "mass")).to_numpy()
+    ok = ~dup & (df["censored"].fillna("") == "").to_numpy() & ~((df["marker"] == "BALP") & (df["kind"] != "mass")).to_numpy()
     wide = df.loc[ok].pivot_table(index=keys, columns="marker", values="value", aggfunc="first", sort=False)
     wide = wide.reindex(out.index)
     for name, (a, b, fa, fb, _) in RATIOS.items():
