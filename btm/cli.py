@@ -232,6 +232,8 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--biovar", metavar="CSV", help="your own biological variation figures (same columns as the shipped file)")
     p.add_argument("--arm", action="append", metavar="LABEL=TYPE", help="exercise type of an arm (endurance, resistance, impact, flexibility_balance, combined, control)")
     p.add_argument("--population", help="population of all arms (e.g. postmenopausal_women) for the evidence comparison")
+    p.add_argument("--condition", help="clinical condition of the trial's subjects (e.g. osteoporosis, type_2_diabetes); "
+                   "evidence from patients is used only when it is named")
 
 
 def _run_analysis(args: argparse.Namespace):
@@ -246,7 +248,7 @@ def _run_analysis(args: argparse.Namespace):
         opts = AnalysisOptions()
     imported = _import(args, study)
     # command-line options override the study file
-    for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population"):
+    for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population", "condition"):
         v = getattr(args, name, None)
         if v is not None:
             setattr(opts, name, v)
