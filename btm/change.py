@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .biovariation import METHODS as _BV_METHODS
+from .biovariation import METHODS as BIOVARIATION_METHODS
 from .biovariation import BioVariation, Key
 from .timepoints import TimepointOrder
 
-__all__ = ["CHANGE_COLUMNS", "METHODS", "RCV", "changes", "rcv", "rcv_limits"]
+__all__ = ["CHANGE_COLUMNS", "RCV", "changes", "describe_rcv", "rcv", "rcv_limits"]
 
 CHANGE_COLUMNS = [
     "subject_id", "group", "marker", "specimen", "unit", "timepoint_from", "timepoint_to", "value_from", "value_to",
@@ -37,27 +37,6 @@ CHANGE_COLUMNS = [
 ]
 
 Z_95 = 1.959963984540054  # two-sided 95 %
-
-#: The change rules in plain words with their sources: (topic, text) pairs for the report's Methods.
-METHODS: list[tuple[str, str]] = [
-    (
-        "Change per subject",
-        "Change from baseline to each follow-up per subject and measure, paired by subject id and timepoint; % change = "
-        "(to/from − 1) × 100, judged against the reference change value: log-normal, asymmetric RCV (Fokkema et al. 2006, "
-        "Clin Chem 52:1602) σ = √(ln(CVa² + 1) + ln(CVi² + 1)), RCV up = exp(+z·√2·σ) − 1, RCV down = exp(−z·√2·σ) − 1, "
-        "z = 1.96; or the symmetric LSC ± z·√2·CVt. Total CV from CVi and CVa, else LSC / (z·√2) with the source's z "
-        "(1.96 when not stated). A censored value gives a direction only where it is certain; a change of assay variant "
-        "between visits is not compared.",
-    ),
-    *_BV_METHODS,
-    (
-        "Responders on treatment",
-        "Where a treatment flag applies: PINP rise > 10 µg/L on anabolic treatment [Krege14]; PINP fall > 38 % or CTX fall "
-        "> 56 % on oral bisphosphonate [DiezPerez17]; uNTX fall ≥ 30 % on antiresorptive treatment [UCSF][ARUP]. "
-        "Otherwise the RCV verdict.",
-    ),
-]
-
 
 @dataclass(frozen=True)
 class RCV:
@@ -274,3 +253,25 @@ def _responders(out: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             resp[i] = "responder" if r.change_pct <= thr else "non-responder"
         rule[i] = text
     return resp, rule
+
+
+def describe_rcv(method: str = "lognormal") -> str:
+    """The change criterion in words, with formulas and sources (quoted by the report's Methods sheet)."""
+    if method == "lsc":
+        crit = f"the symmetric least significant change ± z·√2·CVt, z = {Z_95:.2f}"
+    else:
+        crit = (
+            "the log-normal, asymmetric reference change value (Fokkema et al. 2006, Clin Chem 52:1602): "
+            "σ = √(ln(CVa² + 1) + ln(CVi² + 1)), RCV up = exp(+z·√2·σ) − 1, RCV down = exp(−z·√2·σ) − 1, "
+            f"z = {Z_95:.2f} (two-sided 95%)"
+        )
+    return (
+        "Change per subject and measure from baseline to each follow-up, paired by subject id and timepoint: % change = "
+        f"(to/from − 1) × 100, judged against {crit}. Total CV from CVi and CVa, else the published LSC / (z·√2) with the "
+        "source's z (1.96 when not stated). A change is 'beyond RCV' when it reaches the limit; censored values give a "
+        "direction only where it is certain; a change of assay variant between visits is not compared. "
+        + " ".join(text for _, text in BIOVARIATION_METHODS)
+        + " Where a treatment flag applies, published responder rules replace the RCV: PINP rise > 10 µg/L on anabolic "
+        "treatment [Krege14]; PINP fall > 38 % or CTX fall > 56 % on oral bisphosphonate [DiezPerez17]; uNTX fall ≥ 30 % "
+        "on antiresorptive treatment [UCSF][ARUP]."
+    )

@@ -67,36 +67,6 @@ VERDICTS = {
     "control arm": "the control arm itself",
 }
 
-#: The comparison rules in plain words with their sources: (topic, text) for the report's Methods.
-METHODS: list[tuple[str, str]] = [
-    (
-        "Comparison with the literature",
-        "Each arm's change to its last timepoint is compared with btm/data/evidence.csv (the exercise-and-bone review and "
-        "published trials, one cited row per finding; btm/data/EVIDENCE.md). Observed: increase or decrease when the "
-        "adjusted p < 0.05, else no detectable change. Applicable rows: same exercise type and marker, training (not acute) "
-        "studies, the arm's population or a related one (older adults for postmenopausal women or older men; young adults "
-        "for premenopausal women), and the same clinical condition: rows from patients (osteoporosis, low bone mass, type 1 "
-        "or 2 diabetes, breast-cancer survivors, a meta-analysis against conventional treatment) apply only to a trial that "
-        "names that condition, never to healthy groups; rows whose population is not stated apply to no healthy arm. "
-        "Expected = the majority direction of the applicable rows; no majority = mixed evidence.",
-    ),
-    (
-        "Within-arm and between-group evidence",
-        "Rows that report change from baseline in the exercising group are compared with the arm's within-arm change "
-        "(verdict); rows that report a difference from a control group (e.g. +7 % vs +27 % osteocalcin) are compared with "
-        "the arm-vs-control estimate (verdict_vs_control). Cross-sectional comparisons of athletes with non-athletes, rows "
-        "whose comparison is unclear, and trials whose arms also received a drug or supplement give no verdict (column "
-        "context).",
-    ),
-    (
-        "Verdicts",
-        "consistent: a significant change in the reported direction, or no detectable change where none was reported; "
-        "inconsistent: only a significant change against the reported direction; not shown: no detectable change where a "
-        "change was reported (never 'inconsistent'); change not reported: a significant change where studies found none "
-        "(a null result is not evidence of no effect).",
-    ),
-]
-
 _WORDS = {
     "control": r"\b(control|controls|con|ctrl|usual care|kontroll\w*|wait[\s-]?list|sham|no exercise|placebo|stretching control)\b",
     "combined": r"\b(combined|combination|mixed|multi[\s-]?component|multimodal|concurrent|resistance\s*\+\s*impact|kombin\w*)\b",
@@ -270,7 +240,7 @@ def compare_with_evidence(
     Only rows of the arm's condition apply (``conditions``: group -> condition, ``""`` = no clinical
     condition): a trial in type 2 diabetes or in breast-cancer survivors never sets the expectation
     for healthy arms. Healthy arms use rows of their population or a related one (e.g. older adults
-    for postmenopausal women), never rows whose population is not stated. Rules: :data:`METHODS`.
+    for postmenopausal women), never rows whose population is not stated. Rules: :data:`METHODS`, words: :data:`VERDICTS`.
     Returns :data:`EVIDENCE_COLUMNS`.
     """
     if cohort.empty:
@@ -320,3 +290,25 @@ def compare_with_evidence(
             "citations_vs_control": vsc.citations, "context": context,
         })
     return pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
+
+
+#: What the comparison with the literature does, in words with its rules (quoted by the report's Methods sheet).
+METHODS = (
+    "Each arm's change to its last timepoint is compared with btm/data/evidence.csv (the exercise-and-bone review and "
+    "published trials, one cited row per finding; btm/data/EVIDENCE.md). Observed: increase or decrease when the "
+    "adjusted p < 0.05, else no detectable change. Applicable rows: same exercise type and marker, training (not acute) "
+    "studies, the arm's population or a related one (older adults for postmenopausal women or older men; young adults "
+    "for premenopausal women), and the same clinical condition: rows from patients (osteoporosis, low bone mass, type 1 "
+    "or 2 diabetes, breast-cancer survivors, a meta-analysis against conventional treatment) apply only to a trial that "
+    "names that condition, never to healthy groups; rows whose population is not stated apply to no healthy arm. "
+    "Expected = the majority direction of the applicable rows; no majority = mixed evidence. "
+    "Rows that report change from baseline in the exercising group are compared with the arm's within-arm change "
+    "(verdict); rows that report a difference from a control group (e.g. +7 % vs +27 % osteocalcin) are compared with "
+    "the arm-vs-control estimate (verdict_vs_control). Cross-sectional comparisons of athletes with non-athletes, rows "
+    "whose comparison is unclear, and trials whose arms also received a drug or supplement give no verdict (column "
+    "context). Verdicts: "
+    "consistent: a significant change in the reported direction, or no detectable change where none was reported; "
+    "inconsistent: only a significant change against the reported direction; not shown: no detectable change where a "
+    "change was reported (never 'inconsistent'); change not reported: a significant change where studies found none "
+    "(a null result is not evidence of no effect)."
+)

@@ -28,6 +28,7 @@ import pandas as pd
 
 from .markers import FORMATION, RESORPTION, catalog
 from .ranges import intervals_with, select_intervals
+from .selection import METHODS as SELECTION_METHODS
 from .selection import pregnancy_states
 
 __all__ = [
@@ -109,31 +110,6 @@ TURNOVER_THRESHOLD = 1.96
 #: GFR falls [Mayo CTX]); total PINP is biased high from CKD 3b [Tridimas21]. Left in, they would drive
 #: "resorption-dominant" (or "formation-dominant") by kidney function, not bone.
 BALANCE_EXCLUDING_FLAGS = {"RENAL": "eGFR < 30: renally cleared, reads high", "RENAL_PINP": "eGFR < 45 with total PINP: monomer accumulates"}
-
-#: Rules of the per-sample balance in plain words with sources: (topic, text) for the report's Methods.
-METHODS: list[tuple[str, str]] = [
-    (
-        "z-scores",
-        "zlog (Hoffmann et al. 2017, LaboratoriumsMedizin 41:23): z = (ln x − (ln L + ln U)/2) · 3.92 / (ln U − ln L), so "
-        "z = −1.96 at the lower and +1.96 at the upper reference limit. Censored values and one-sided limits get no z; where "
-        "the source does not state its percentiles, P2.5–P97.5 is assumed and ref_note says so.",
-    ),
-    (
-        "Balance and turnover",
-        "Per sample: formation z = mean z of PINP, BALP, OCN, ALP present; resorption z = mean z of CTX1, NTX, TRAP5B, PYD, "
-        "DPD present; balance index = formation z − resorption z (the uncoupling index when the pair is PINP and CTX1 "
-        "[Eastell19-ACTIVE]); turnover z = mean of all z. Thresholds are btm conventions, not published cut-offs: "
-        "|balance index| ≥ 1 = formation- or resorption-dominant; turnover z beyond ±1.96 (the z of a single result at its "
-        "reference limit) = high or low turnover.",
-    ),
-    (
-        "Balance: kidney function",
-        "A result flagged RENAL (eGFR < 30; CTX, NTX, osteocalcin are renally cleared and read high [Yamada08][Mayo CTX]) or "
-        "RENAL_PINP (eGFR < 45 with total PINP [Tridimas21]) is left out of its sample's formation, resorption and turnover "
-        "z, and the balance note says so; a sample whose index would need it gets none. The ratios are raw value ratios "
-        "and keep it (their change per subject is analysed like any marker's).",
-    ),
-]
 
 #: Plain-language notes for the balance columns (for the report's column glossary).
 BALANCE_COLUMN_NOTES = {
@@ -428,3 +404,28 @@ def _state(turnover_z: float, bi: float) -> str:
     if not math.isnan(bi) and abs(bi) >= BALANCE_THRESHOLD:
         base += ", formation-dominant" if bi > 0 else ", resorption-dominant"
     return base
+
+
+#: What interpretation does, in words with its sources (quoted by the report's Methods sheet): topic -> text.
+#: The reference-interval rules come from :mod:`btm.selection`, next to the code that applies them.
+METHODS: dict[str, str] = {
+    **dict(SELECTION_METHODS),
+    "z-scores": (
+        "zlog (Hoffmann et al. 2017, LaboratoriumsMedizin 41:23): z = (ln x − (ln L + ln U)/2) · 3.92 / (ln U − ln L), so "
+        "z = −1.96 at the lower and +1.96 at the upper reference limit. Censored values and one-sided limits get no z; where "
+        "the source does not state its percentiles, P2.5–P97.5 is assumed and ref_note says so."
+    ),
+    "Balance and turnover": (
+        "Per sample: formation z = mean z of PINP, BALP, OCN, ALP present; resorption z = mean z of CTX1, NTX, TRAP5B, PYD, "
+        "DPD present; balance index = formation z − resorption z (the uncoupling index when the pair is PINP and CTX1 "
+        f"[Eastell19-ACTIVE]); turnover z = mean of all z. Thresholds are btm conventions, not published cut-offs: "
+        f"|balance index| ≥ {BALANCE_THRESHOLD:g} = formation- or resorption-dominant; turnover z beyond "
+        f"±{TURNOVER_THRESHOLD:g} (the z of a single result at its reference limit) = high or low turnover."
+    ),
+    "Balance: kidney function": (
+        "A result flagged RENAL (eGFR < 30; CTX, NTX, osteocalcin are renally cleared and read high [Yamada08][Mayo CTX]) or "
+        "RENAL_PINP (eGFR < 45 with total PINP [Tridimas21]) is left out of its sample's formation, resorption and turnover "
+        "z, and the balance note says so; a sample whose index would need it gets none. The ratios are raw value ratios "
+        "and keep it (their change per subject is analysed like any marker's)."
+    ),
+}

@@ -55,8 +55,9 @@ def test_total_pinp_in_ckd_3b_is_left_out_tridimas21():
 
 
 def test_thresholds_are_stated_as_conventions_with_their_sources():
-    text = " ".join(t for _, t in METHODS)
+    text = " ".join(METHODS.values())
     assert "btm conventions, not published cut-offs" in text and "[Eastell19-ACTIVE]" in text and "Hoffmann" in text
     assert "[Yamada08]" in text and "[Tridimas21]" in text
+    assert "Reference interval: sex unknown" in METHODS and "[Geserick20]" in METHODS["Reference interval: children and adolescents"]
     assert (BALANCE_THRESHOLD, TURNOVER_THRESHOLD) == (1.0, 1.96)
     assert "convention" in interp_mod.BALANCE_COLUMN_NOTES["balance_index"]

@@ -163,3 +163,13 @@ def test_condition_flows_from_the_options_and_is_validated():
     with pytest.raises(AnalysisError, match="condition 'flu' must be one of"):
         analyze(data, AnalysisOptions(condition="flu"))
     assert not math.isnan(a.evidence["p_adj"].iat[0])
+
+
+def test_methods_texts_for_the_report_state_the_rules():
+    from btm.change import describe_rcv
+    from btm.evidence import METHODS
+
+    assert isinstance(METHODS, str) and "never to healthy groups" in METHODS and "verdict_vs_control" in METHODS
+    rcv_text = describe_rcv("lognormal")
+    assert "Fokkema" in rcv_text and "per creatinine" in rcv_text and "[Scariano01]" in rcv_text
+    assert "symmetric least significant change" in describe_rcv("lsc")
