@@ -58,19 +58,6 @@ def measure_kinds(marker: str, specimen: str) -> dict[str, str]:
     return {m.kind: m.unit for m in catalog()[marker].measures if m.specimen == specimen}
 
 
-def _num(text: str, path: Path, row: int, col: str) -> float:
-    t = str(text).strip().replace(",", ".")
-    if not t:
-        return math.nan
-    try:
-        v = float(t)
-    except ValueError:
-        raise RangesError(f"{path}, row {row}: {col} {text!r} is not a number") from None
-    if not math.isfinite(v) or v < 0:
-        raise RangesError(f"{path}, row {row}: {col} {text!r} must be a number >= 0")
-    return v
-
-
 def _kind_of(r: dict[str, str], mk: str, spec: str, p: Path, line: int) -> str:
     kinds = measure_kinds(mk, spec)
     unit = r["unit"].strip()
@@ -115,7 +102,7 @@ def load_biovariation(path: str | Path | None = None) -> dict[Key, BioVariation]
     files = [(reference_ranges_dir() / "biological_variation.csv", "shipped")]
     if path:
         files.insert(0, (Path(path), "user"))
-    from .ranges import _read_csv
+    from .ranges import _num, _read_csv  # one reader and number check for both files (ranges imports this module)
 
     out: dict[Key, BioVariation] = {}
     markers = catalog()
