@@ -11,8 +11,9 @@ The workflow, in the order a user meets it::
 study file, ``btm.summarize`` gives the headline numbers every renderer shows.
 
 Names are imported on first use (``import btm`` does not load pandas, scipy or the report code).
-``btm.interpret`` is the function; the module of the same name is ``sys.modules["btm.interpret"]``
-(``from btm.interpret import FLAGS`` works as usual).
+``btm.interpret`` is both the module ``btm/interpret.py`` (``btm.interpret.FLAGS``,
+``import btm.interpret as m``) and, called, its function: ``btm.interpret(data)`` is
+``btm.interpret.interpret(data)``.
 """
 
 import importlib as _importlib
@@ -122,7 +123,10 @@ def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'btm' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
+    loaded = _importlib.import_module(module, __name__)
+    if name in _CALLABLE_MODULES:
+        return loaded  # the import bound it as btm.<name>, made callable (_Package.__setattr__)
+    value = getattr(loaded, name)
     globals()[name] = value
     return value
 
@@ -131,13 +135,24 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
+#: submodules that are also called as their function of the same name (``btm.interpret(data)``)
+_CALLABLE_MODULES = frozenset({"interpret"})
+
+
+class _CallableModule(_types.ModuleType):
+    """A module that, called, calls its function of the same name."""
+
+    def __call__(self, *args: _Any, **kwargs: _Any) -> _Any:
+        return getattr(self, self.__name__.rpartition(".")[2])(*args, **kwargs)
+
+
 class _Package(_types.ModuleType):
-    """The ``btm`` module: a submodule whose name is also a public function (``interpret``) does
-    not replace the function when it is first imported."""
+    """The ``btm`` module: when a submodule named in :data:`_CALLABLE_MODULES` is imported (and bound
+    as an attribute of the package), it becomes callable as its function."""
 
     def __setattr__(self, name: str, value: _Any) -> None:
-        if isinstance(value, _types.ModuleType) and _LAZY.get(name) == f".{name}":
-            return  # the submodule stays in sys.modules; the attribute stays the function
+        if name in _CALLABLE_MODULES and type(value) is _types.ModuleType:
+            value.__class__ = _CallableModule
         super().__setattr__(name, value)
 
 

@@ -82,6 +82,9 @@ class AnalysisOptions:
         Exercise type of each arm label (default: from the label), e.g. ``{"Tai Chi": "flexibility_balance"}``.
     population
         Population of every arm for the evidence comparison (default: from the subjects).
+    condition
+        Clinical condition of the trial's subjects (one of ``btm.evidence.CONDITIONS``) for the
+        evidence comparison; ``None``: a healthy population.
     """
 
     control: str | None = None
@@ -95,20 +98,21 @@ class AnalysisOptions:
     biovar: str | None = None
     arm_types: Mapping[str, str] = field(default_factory=dict)
     population: str | None = None
+    condition: str | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
                 raise OptionError(name, value, allowed)
-        for name in ("control", "baseline", "biovar", "population"):
+        for name in ("control", "baseline", "biovar", "population", "condition"):
             object.__setattr__(self, name, _optional_text(name, getattr(self, name)) or None)
         object.__setattr__(self, "timepoint_order", _text_tuple("timepoint_order", self.timepoint_order))
         object.__setattr__(self, "ranges", _text_tuple("ranges", self.ranges))
         if not isinstance(self.arm_types, Mapping):
             raise OptionError("arm_types", self.arm_types, reason="must map arm labels to exercise types")
         arm_types = {str(k): str(v) for k, v in self.arm_types.items()}
-        from .evidence import EXERCISE_TYPES, POPULATIONS  # the allowed values live with the evidence table
+        from .evidence import CONDITIONS, EXERCISE_TYPES, POPULATIONS  # the allowed values live with the evidence table
 
         for arm, kind in arm_types.items():
             if kind not in EXERCISE_TYPES:
@@ -116,6 +120,8 @@ class AnalysisOptions:
         object.__setattr__(self, "arm_types", arm_types)
         if self.population is not None and self.population not in POPULATIONS:
             raise OptionError("population", self.population, POPULATIONS)
+        if self.condition is not None and self.condition not in CONDITIONS:
+            raise OptionError("condition", self.condition, CONDITIONS)
 
     def describe(self) -> dict[str, str]:
         """The options in words (for run_info.txt and the report's Methods sheet)."""
@@ -131,4 +137,5 @@ class AnalysisOptions:
             "user biological variation": self.biovar or "(none)",
             "arm exercise types": ", ".join(f"{k}={v}" for k, v in self.arm_types.items()) or "(from labels)",
             "population": self.population or "(from subjects)",
+            "clinical condition": self.condition or "(none)",
         }

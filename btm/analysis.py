@@ -21,6 +21,7 @@ from ._options import ADJUST_CHOICES, BETWEEN_CHOICES, RCV_CHOICES, TEST_CHOICES
 from .change import CHANGE_COLUMNS, changes, rcv_limits
 from .errors import AnalysisError, MappingError
 from .evidence import (
+    CONDITIONS,
     EXERCISE_TYPES,
     arm_population,
     compare_with_evidence,
@@ -210,6 +211,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None, **change
     ev = compare_with_evidence(
         cohort, between, arm_types=arm_types, populations={g: p for g, (p, _) in populations.items()},
         timepoints={g: o.order[-1] for g, o in arm_orders.items()},
+        conditions={g: opts.condition or "" for g in groups},
     )
     n_pairs = int(ch["log_ratio"].notna().sum()) if len(ch) else 0
     notes.append(f"{n_pairs} complete subject × marker pairs (baseline → follow-up), formed by subject id and timepoint")
@@ -223,7 +225,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None, **change
 # ---------------------------------------------------------------------------------------------
 # study files
 
-_STUDY_KEYS = {"title", "inputs", "mapping", "ranges", "biovar", "control", "baseline", "timepoint_order", "population", "dayfirst", "decimal"}
+_STUDY_KEYS = {"title", "inputs", "mapping", "ranges", "biovar", "control", "baseline", "timepoint_order", "population", "condition", "dayfirst", "decimal"}
 _STAT_KEYS = {"test", "adjust", "between", "rcv"}
 
 
@@ -291,6 +293,7 @@ def load_study(path: str | Path) -> Study:
             test=stat.get("test", "t"), adjust=stat.get("adjust", "holm"), between=stat.get("between", "ancova"),
             rcv=stat.get("rcv", "lognormal"), ranges=[rel(r) for r in ranges],
             biovar=rel(st["biovar"]) if st.get("biovar") else None, arm_types=arms, population=st.get("population") or None,
+            condition=st.get("condition") or None,
         )
     except AnalysisError as exc:  # the study file's words: [study] / [statistics] keys
         raise MappingError(f"{p}: {exc}") from None
@@ -341,6 +344,7 @@ def study_toml(inputs: Sequence[str], data: pd.DataFrame, *, base: Path | None =
     if pops:
         mix = "; ".join(f"{g}: {d}" for g, (_, d) in pops.items())
         lines.append(f"# population = \"postmenopausal_women\"   # detected per arm from sex/age/menopause ({mix})")
+    lines.append(f"# condition = \"osteoporosis\"   # clinical condition of the subjects, if any: {', '.join(CONDITIONS)}")
     lines += ["", "[arms]   # exercise type of each arm: " + ", ".join(EXERCISE_TYPES)]
     for g in groups:
         t = "control" if g == control else exercise_type_of(g)

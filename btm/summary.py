@@ -422,13 +422,19 @@ def rejected_with_subjects(imported: Any) -> pd.DataFrame:
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
+def _examples(raw: pd.Series, *, most: int = 3, width: int = 30) -> str:
+    """Up to three distinct texts, each quoted and cut at ``width`` characters."""
+    shown = [repr(t if len(t) <= width else t[: width - 1] + "…") for t in pd.unique(raw.astype(str))[:most]]
+    return ", ".join(shown)
+
+
 def rejected_groups(rej: pd.DataFrame) -> pd.DataFrame:
     """One row per file × column × reason (the cell text quoted in a reason replaced by …), largest first."""
     if rej.empty:
         return _empty(REJECTED_GROUP_COLUMNS)
     kind = rej["reason"].astype(str).str.replace(_QUOTED, "…", regex=True)
     g = rej.assign(reason=kind).groupby(["source_file", "column", "reason"], sort=False, dropna=False)
-    out = g.agg(n=("raw_value", "size"), examples=("raw_value", lambda s: ", ".join(map(repr, pd.unique(s.astype(str))[:3])))).reset_index()
+    out = g.agg(n=("raw_value", "size"), examples=("raw_value", _examples)).reset_index()
     return out.sort_values("n", ascending=False, kind="stable")[REJECTED_GROUP_COLUMNS].reset_index(drop=True)
 
 

@@ -8,7 +8,6 @@ live next to the code they describe.
 from __future__ import annotations
 
 import platform
-import sys
 from importlib import metadata
 from typing import Any
 
@@ -40,9 +39,9 @@ def methods_text(a: Any) -> list[tuple[str, str]]:
     """(topic, text) of every method used, from the modules that implement them."""
     from ..change import describe_rcv
     from ..evidence import METHODS as EVIDENCE_METHODS
+    from ..interpret import METHODS as interpret_methods
     from ..stats import describe_methods
 
-    interpret_methods = sys.modules["btm.interpret"].METHODS  # ``btm.interpret`` is the function
     o = a.options
     stats_text = describe_methods(test=o.test, adjust=o.adjust, between=o.between)
     return [
@@ -113,6 +112,13 @@ def _glossary(w: Writer) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["column", "meaning", "sheet"])
 
 
+def _verdicts() -> pd.DataFrame:
+    from .. import evidence
+
+    verdicts = getattr(evidence, "VERDICTS", {})  # the evidence module's own glossary
+    return pd.DataFrame(list(verdicts.items()), columns=["verdict", "meaning"])
+
+
 class _Blocks:
     """Titled small tables one below the other on the Methods sheet."""
 
@@ -163,6 +169,7 @@ def methods_sheet(w: Writer, a: Any, imported: Any, summary: Any, *, files: list
           [c("marker", "marker"), c("rcv_source", "source", wrap=True), c("rcv_down_pct", "RCV down (%)", "pct"),
            c("rcv_up_pct", "RCV up (%)", "pct"), c("n", "changes judged", "int"), c("specimen", "specimen")],
           note="No biological variation data (no RCV verdict) for: " + ", ".join(no_rcv) + "." if no_rcv else "")
+    b.add("Evidence verdicts (Evidence sheet)", _verdicts(), [c("verdict", "verdict"), c("meaning", "meaning", wrap=True)])
     b.add("Flag glossary (Results sheet: flag codes, flags explained)", summary.flag_counts,
           [c("code", "flag code"), c("meaning", "meaning", wrap=True), c("n", "results flagged", "int")])
     b.add("Column glossary", _glossary(w), [c("column", "column", wrap=True), c("meaning", "meaning", wrap=True), c("sheet", "sheet")])
