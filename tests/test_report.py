@@ -206,7 +206,7 @@ def test_table_sheets_header_in_row_1_and_page_setup(wb, name):
     repeat = {"Results": "$A:$C", "Balance": "$A:$C", "Changes": "$A:$C", "Group statistics": "$A:$B", "Between groups": "$A:$B",
               "Evidence": "$A:$B"}
     wide = name in repeat
-    assert ws.page_setup.fitToWidth in ((2,) if wide else (None, 1)) and ws.page_setup.fitToHeight == 0
+    assert ws.page_setup.fitToWidth in (((3,) if name == "Evidence" else (2,)) if wide else (None, 1)) and ws.page_setup.fitToHeight == 0
     assert not ws.print_options.gridLines
     if name != "Figures":
         assert ws.print_title_rows == "$1:$1"  # the header repeats on every printed page

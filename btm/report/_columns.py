@@ -285,8 +285,8 @@ BETWEEN_COLS = [
 ]
 EVIDENCE_COLS = [
     c("group", "arm", doc="trial arm"),
-    c("exercise_type", "exercise type", doc="exercise type of the arm (from its label or the study file)", plain=True, cap=20, wrap=True),
-    c("population", "population", doc="population of the arm's subjects (from sex, age, menopausal status)", plain=True, cap=22, wrap=True),
+    c("exercise_type", "exercise type", doc="exercise type of the arm (from its label or the study file)", plain=True, cap=14, wrap=True),
+    c("population", "population", doc="population of the arm's subjects (from sex, age, menopausal status)", plain=True, cap=14, wrap=True),
     c("marker", "marker", doc="marker id, or a ratio"),
     c("timepoint_from", "from", doc="baseline timepoint"),
     c("timepoint_to", "to", doc="last timepoint"),
@@ -318,16 +318,16 @@ EVIDENCE_COLS = [
         doc="consistent / inconsistent with the literature, mixed evidence, or no published expectation",
         plain=True, cap=24, wrap=True,
     ),
-    c("evidence", "what the literature reports", doc="summaries of the published findings", cap=70, wrap=True),
-    c("citations", "citations", doc="the publications", cap=40, wrap=True),
+    c("evidence", "what the literature reports", doc="summaries of the published findings", cap=60, wrap=True),
+    c("citations", "citations", doc="the publications", cap=34, wrap=True),
     c("vs_control_p_adj", "p adj vs control", "p", doc="adjusted p of the comparison with control (Between groups sheet)"),
     c("observed_vs_control", "observed vs control", doc="higher / lower than control when p adj vs control < 0.05", plain=True, cap=14, wrap=True),
     c("expected_vs_control", "literature expects vs control", doc="what between-group studies report against a control group", plain=True, cap=14, wrap=True),
     c("verdict_vs_control", "verdict vs control", doc="the arm-vs-control estimate against between-group studies", plain=True, cap=24, wrap=True),
-    c("evidence_vs_control", "what between-group studies report", doc="summaries of the between-group findings", cap=60, wrap=True),
-    c("citations_vs_control", "citations (vs control)", doc="the between-group publications", cap=40, wrap=True),
-    c("condition", "clinical condition", doc="clinical condition of the trial's subjects used to choose the studies", plain=True, cap=18, wrap=True),
-    c("context", "context", doc="why some studies give no verdict (cross-sectional, unclear comparison, drug or supplement arms)", cap=50, wrap=True),
+    c("evidence_vs_control", "what between-group studies report", doc="summaries of the between-group findings", cap=46, wrap=True),
+    c("citations_vs_control", "citations (vs control)", doc="the between-group publications", cap=28, wrap=True),
+    c("condition", "clinical condition", doc="clinical condition of the trial's subjects used to choose the studies", plain=True, cap=12, wrap=True),
+    c("context", "context", doc="why some studies give no verdict (cross-sectional, unclear comparison, drug or supplement arms)", cap=30, wrap=True),
 ]
 RECOMMENDATION_COLS = [
     c("population", "population", doc="who the recommendation is for", cap=26, wrap=True, plain=True),

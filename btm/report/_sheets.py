@@ -37,6 +37,13 @@ CORE_RESULTS = {
     "ref_low", "ref_high", "ref_unit", "ref_population", "ref_source", "flags", "flag_notes", "source_file",
     "source_sheet", "source_row", "source_column", "raw_value", "raw_unit",
 }
+#: Evidence columns in print order (pages: numbers | within-arm literature | literature against control).
+EVIDENCE_ORDER = [
+    "group", "marker", "exercise_type", "population", "condition", "timepoint_to", "n", "gm_pct_change", "gm_pct_ci_low",
+    "gm_pct_ci_high", "p_adj", "observed", "vs_control_pct", "vs_control_p", "vs_control_p_adj", "observed_vs_control",
+    "expected", "verdict", "evidence", "citations",
+    "expected_vs_control", "verdict_vs_control", "evidence_vs_control", "citations_vs_control", "context",
+]
 RATIO_NOTE = (
     "Exploratory ratios of two markers (PINP/CTX1 as in Fisher et al. 2018; the others without a primary citation), "
     "apart from the markers above; their p-values are adjusted among the ratios only."
@@ -133,11 +140,15 @@ def missing_visits_sheet(w: Writer, summary: Any) -> None:
 def evidence_sheets(w: Writer, a: Any, summary: Any) -> None:
     from ..evidence import recommendations
 
-    s = w.sheet("Evidence", pages_wide=2, repeat_columns=2)
-    first = [x for x in EVIDENCE_COLS if x.key in ("group", "marker")]
-    cols = first + [x for x in EVIDENCE_COLS if x not in first and x.key != "timepoint_from"]
+    # printed three pages across, arm and marker on each: the numbers; the literature on change within the arm;
+    # the literature on differences from a control group
+    s = w.sheet("Evidence", pages_wide=3, repeat_columns=2)
+    by_key = {x.key: x for x in EVIDENCE_COLS}
+    cols = [by_key[k] for k in EVIDENCE_ORDER if k in by_key]
+    cols += [x for x in EVIDENCE_COLS if x not in cols and x.key != "timepoint_from"]
     n = _with_ratio_block(w, s, a.evidence, cols, summary, "none", freeze_col=2)
-    s.ws.set_v_pagebreaks([[x.key for x in cols].index("expected")])  # page 2: arm, marker and the literature
+    keys = [x.key for x in cols]
+    s.ws.set_v_pagebreaks([keys.index(k) for k in ("expected", "expected_vs_control") if k in keys and k in a.evidence])
     w.cond_text(s, "verdict", {"consistent": "good", "inconsistent": "warm"}, first_row=1, n=n)
     s = w.sheet("Recommendations")
     w.table(s, recommendations(), RECOMMENDATION_COLS, empty_text="none")
