@@ -342,3 +342,19 @@ def test_summary_counts_and_glance_of_a_file_with_rejections():
     glance = dict(zip(s.glance["item"], s.glance["value"], strict=True))
     assert glance["Rejected values"] == s.counts["rejected"] == len(imported.rejected) == 4
     assert s.counts["subjects"] == imported.data["subject_id"].nunique()
+
+
+def test_console_names_the_top_reasons_and_only_places_that_exist(tmp_path, capsys):
+    out = tmp_path / "r.xlsx"
+    assert main(["report", str(HANDTYPED), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"4 value(s) rejected, listed in the Rejected sheet of {out}; most common:" in err
+    assert "not a number: … — column F (P1NP ng/ml)" in err and "(e.g. '4o.2')" in err
+    assert f"1 warning(s): see the Warnings sheet of {out}" in err and "warnings file" not in err
+    assert main(["interpret", str(HANDTYPED), "-o", str(tmp_path / "i.csv")]) == 0
+    err = capsys.readouterr().err
+    assert f"listed in {tmp_path / 'i.rejected.csv'}" in err and (tmp_path / "i.rejected.csv").exists()
+    assert "warning(s) (not written to a file by this command" in err and not (tmp_path / "i.warnings.csv").exists()
+    assert main(["analyze", str(HANDTYPED), "-o", str(tmp_path / "res")]) == 0
+    err = capsys.readouterr().err
+    assert f"see {tmp_path / 'res' / 'warnings.csv'}" in err and (tmp_path / "res" / "warnings.csv").exists()
