@@ -271,25 +271,35 @@ def _preview_sheet(raw, layout) -> dict[str, Any]:
     return base
 
 
-def _rejected_records(result, sheets_info: dict[tuple[str, str], Any]) -> list[dict[str, Any]]:
-    """Every rejected value with its cell (``Sheet!B7``), subject and visit where known."""
+def _rejected_records(result, sheets_info: dict[tuple[str, str], Any] | None = None) -> list[dict[str, Any]]:
+    """Every rejected value with its cell (``Sheet!B7``), subject and visit where known.
+
+    Subject and visit come from the values of the same row that were loaded, else (when the
+    sheet's grid is at hand, ``sheets_info``) from the row's own subject and visit cells.
+    """
+    import pandas as pd
+
     rej = result.rejected
+    if rej.empty:
+        return []
+    keys = ["source_file", "source_sheet", "source_row"]
+    known = result.data[keys + ["subject_id", "timepoint"]].drop_duplicates(keys)
+    rej = rej.assign(source_row=pd.to_numeric(rej["source_row"], errors="coerce").astype("Int64"))
+    known = known.assign(source_row=pd.to_numeric(known["source_row"], errors="coerce").astype("Int64"))
+    merged = rej.merge(known, on=keys, how="left")
     out = []
-    for r in rej.itertuples(index=False):
-        row = None if r.source_row is None or (isinstance(r.source_row, float) and math.isnan(r.source_row)) else int(r.source_row)
-        try:
-            row = None if row is None else int(row)
-        except (TypeError, ValueError):
-            row = None
+    for r in merged.itertuples(index=False):
+        row = None if pd.isna(r.source_row) else int(r.source_row)
         m = re.match(r"^([A-Z]{1,3})(?:\s|$)", str(r.column))
         letter = m.group(1) if m else ""
         sheet = str(r.source_sheet or "")
         cell = f"{letter}{row}" if letter and row else (f"row {row}" if row else "")
         if sheet and cell:
             cell = f"{_sheet_ref(sheet)}!{cell}"
-        subject, visit = "", ""
-        info = sheets_info.get((str(r.source_file), sheet))
-        if info is not None and row:
+        subject = "" if pd.isna(r.subject_id) else str(r.subject_id)
+        visit = "" if pd.isna(r.timepoint) else str(r.timepoint)
+        info = (sheets_info or {}).get((str(r.source_file), sheet))
+        if info is not None and row and not subject:
             subject, visit = info(row)
         out.append({
             "file": str(r.source_file), "sheet": sheet, "cell": cell, "row": row, "column": str(r.column),
@@ -474,7 +484,7 @@ def import_files(job: dict[str, Any]) -> dict[str, Any]:
         per_file.append({"name": f["original"], "counts": counts, "status": "ok" if status == "ok" else "unreadable",
                          "error": "" if status == "ok" else status.removeprefix("not read: ")})
     data = result.data
-    rejected = _rejected_records(result, {})
+    rejected = _rejected_records(result)
     return {
         "files": per_file, "counts": _counts(result.files), "rejected": rejected, "warnings": _problem_records(result),
         "groups": [str(g) for g in data["group"].astype(str).unique() if g],
@@ -633,7 +643,7 @@ def build_study(job: dict[str, Any]) -> dict[str, Any]:
     try:
         write_csv(imported.data, work / "tidy.csv")
         write_report(a, imported, work / "report.xlsx", title=job.get("title") or None)
-        rejected = _rejected_records(imported, {})
+        rejected = _rejected_records(imported)
         write_rejected_xlsx(rejected, work / "rejected.xlsx")
         summary = _summary(a, imported, analysis=analysis, message=message)
         tables = {

@@ -155,7 +155,7 @@ def create_app(
         return error_response(web, request, 503, f"the server is busy: {exc}")
 
     async def on_too_large(request: Request, exc: Exception) -> Response:
-        resp = error_response(web, request, 413, f"the upload is larger than {max_upload_mb:,.0f} MB; split it into smaller files or restart btm serve with --max-upload MB")
+        resp = error_response(web, request, 413, f"the upload is larger than {max_upload_mb:g} MB; split it into smaller files or restart btm serve with --max-upload MB")
         resp.headers["connection"] = "close"
         return resp
 
@@ -169,7 +169,7 @@ def create_app(
         exception_handlers={UploadRejected: on_upload_rejected, HTTPException: on_http, Busy: on_busy, TooLarge: on_too_large},
     )
     app.state.web = web
-    limited = BodyLimit(app, max_bytes=int(max_upload_mb * 1024**2) + FORM_SLACK)
+    limited = BodyLimit(app, max_bytes=int(max_upload_mb * 1024**2) + FORM_SLACK, limit_mb=max_upload_mb)
     guarded = Guard(limited, token=token, allowed_hosts=allowed_hosts, cookie_name=cookie_name)
     guarded.web = web  # type: ignore[attr-defined]  # for tests and the server
     return guarded

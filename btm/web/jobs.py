@@ -54,6 +54,8 @@ class JobPool:
 
     def start(self) -> None:
         """Start the workers now (each imports btm once), so the first upload does not wait for it."""
+        if not self._warm:
+            return  # started by the first job instead
         pool = self._executor()
         for _ in range(self.workers):
             pool.submit(int)  # a trivial job per worker: forces the process (and its initializer) to start

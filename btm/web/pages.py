@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from . import _engine, views
 from .app import Web, download, safe_filename
-from .service import clean_text
+from .service import clean_text, duplicate_note
 
 PAGE_SIZE = 100
 STAT_CHOICES = {
@@ -86,11 +86,11 @@ async def new_study(request: Request) -> Response:
         names = service.validate_upload_names(uploads)
         title = clean_text(form.get("title"), 200) or (names[0] if len(names) == 1 else f"Study of {len(names)} files")
         sid = store.create_study(title)
-        new, notes = await service.add_uploads(sid, uploads)
+        new, duplicates = await service.add_uploads(sid, uploads)
     finally:
         await form.close()
-    service.add_flash(sid, notes)
-    if len(new) == 1:
+    service.add_flash(sid, [duplicate_note(d) for d in duplicates])
+    if len(new) == 1 and not duplicates:
         return redirect(str(request.url_for("file_preview", sid=sid, fid=new[0])))
     return redirect(str(request.url_for("study_page", sid=sid)))
 
@@ -121,11 +121,11 @@ async def add_files(request: Request) -> Response:
     form = await web.form(request)
     try:
         uploads = [u for u in form.getlist("files") if hasattr(u, "filename") and u.filename]
-        new, notes = await service.add_uploads(sid, uploads)
+        new, duplicates = await service.add_uploads(sid, uploads)
     finally:
         await form.close()
-    service.add_flash(sid, notes)
-    if len(new) == 1:
+    service.add_flash(sid, [duplicate_note(d) for d in duplicates])
+    if len(new) == 1 and not duplicates:
         return redirect(str(request.url_for("file_preview", sid=sid, fid=new[0])))
     return redirect(str(request.url_for("study_page", sid=sid)))
 

@@ -246,13 +246,13 @@ class TooLarge(Exception):
 class BodyLimit:
     """413 for request bodies over ``max_bytes``, decided from Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, limit_mb: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.limit_mb = limit_mb if limit_mb is not None else max_bytes / 1024**2
 
     def message(self) -> str:
-        mb = self.max_bytes / 1024**2
-        return f"the upload is larger than {mb:,.0f} MB; split it into smaller files or restart btm serve with --max-upload MB"
+        return f"the upload is larger than {self.limit_mb:g} MB; split it into smaller files or restart btm serve with --max-upload MB"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

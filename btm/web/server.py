@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import BTMError
 
-__all__ = ["is_loopback", "serve", "url_host"]
+__all__ = ["exposure_warning", "is_loopback", "serve", "url_host"]
 
 
 def is_loopback(host: str) -> bool:
@@ -35,6 +35,18 @@ def url_host(host: str) -> str:
     if ":" in h:
         return f"[{h}]"
     return h
+
+
+def exposure_warning(host: str, allow_hosts: list[str]) -> str | None:
+    """The warning printed when the page can be reached from other computers (None on loopback)."""
+    if is_loopback(host):
+        return None
+    wildcard = host.strip("[]") in ("", "0.0.0.0", "::")
+    return (
+        f"warning: btm serve listens on {host}, so other computers can reach it; anyone with the address and its "
+        "token can read and upload data. Use --host 127.0.0.1 unless that is what you want."
+        + (" Add --allow-host NAME for the name or address the other computers use." if wildcard and not allow_hosts else "")
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -80,16 +92,11 @@ def serve(
     token = secrets.token_urlsafe(32)
     sock = _bind(host, port)
     actual = sock.getsockname()[1]
-    if not is_loopback(host):
-        wildcard = host.strip("[]") in ("", "0.0.0.0", "::")
-        if not wildcard:
-            allowed.append(host)  # the address it listens on is how others reach it
-        print(
-            f"warning: btm serve listens on {host}, so other computers can reach it; anyone with the address and its "
-            "token can read and upload data. Use --host 127.0.0.1 unless that is what you want."
-            + (" Add --allow-host NAME for the name or address the other computers use." if wildcard and not allow_hosts else ""),
-            file=sys.stderr,
-        )
+    note = exposure_warning(host, allow_hosts or [])
+    if note:
+        print(note, file=sys.stderr)
+    if not is_loopback(host) and host.strip("[]") not in ("", "0.0.0.0", "::"):
+        allowed.append(host)  # the address it listens on is how others reach it
     app = create_app(folder, token=token, allowed_hosts=allowed, max_upload_mb=max_upload_mb, workers=workers,
                      cookie_name=f"btm_token_{actual}")
     url = f"http://{url_host(host)}:{actual}/?token={token}"

@@ -208,28 +208,51 @@ class Service:
 
     # -- adding files to a study ---------------------------------------------------------------
 
-    async def add_uploads(self, sid: str, uploads: list[Any], *, check: bool = True) -> tuple[list[str], list[str]]:
-        """Store uploads in a study and start their checks; (new file ids, messages about re-uploads)."""
+    async def add_uploads(self, sid: str, uploads: list[Any], *, check: bool = True) -> tuple[list[str], list[dict[str, Any]]]:
+        """Store uploads in a study and start their checks: (new file ids, re-uploads that were not added)."""
         names = self.validate_upload_names(uploads)
         saved = await self.save_uploads(uploads, names)
         taken = {f["original_name"] for f in self.store.files(sid) if f["state"] != "discarded"}
-        new, notes = [], []
+        new, duplicates = [], []
         for name, up in zip(names, saved, strict=True):
             shown = unique_name(name, taken)
             fid, prior = self.store.add_file(sid, shown, up)
             if prior is not None:
-                notes.append(f"{name} is already in this study: the same file (SHA-256 {up.sha256[:12]}…) was uploaded "
-                             f"as {prior['original_name']} on {_when(prior['uploaded'])}; it was not added again.")
+                duplicates.append({"name": name, "sha256": up.sha256, "size": up.size, "status": "duplicate",
+                                   "duplicate_of": prior["original_name"], "uploaded": prior["uploaded"]})
                 continue
             taken.add(shown)
             new.append(fid)
             if check:
                 self.schedule_check(sid, fid)
-        return new, notes
+        return new, duplicates
 
     # -- the API: one request imports and commits ---------------------------------------------
 
     async def api_create(self, form: Any) -> tuple[int, dict[str, Any]]:
+        """``POST /api/studies``: import the files, and only if something could be read, create the study."""
+        req = await self._api_request(form)
+        saved = await self.save_uploads(req.uploads, req.names)
+        try:
+            plan = _plan(req, saved, self.store)
+            settings = {"dayfirst": req.top.get("dayfirst"), "decimal": req.top.get("decimal"), "max_mb": self.settings.max_upload_mb}
+            result = await self.pool.run(_engine.import_files, {"files": plan.jobs, **settings})
+            problem = _api_problem(req, result)
+        except BaseException:
+            for s in saved:
+                self.store.remove_upload(s.stored_name)
+            raise
+        if problem is not None:
+            for s in saved:
+                self.store.remove_upload(s.stored_name)
+            return 422, problem
+        options = {"control": req.control, "baseline": req.baseline, "timepoint_order": req.top.get("timepoint_order") or [],
+                   "dayfirst": req.top.get("dayfirst"), "decimal": req.top.get("decimal")}
+        sid = self.store.create_study(req.title, options)
+        files = await self._commit_api_files(sid, plan, saved, result)
+        return 201, {"id": sid, "counts": self.store.study_counts(sid), "files": files}
+
+    async def _api_request(self, form: Any) -> _ApiRequest:
         uploads = [u for u in form.getlist("files") if hasattr(u, "filename")]
         names = self.validate_upload_names(uploads)
         entries: list[dict[str, Any]] = []
@@ -240,72 +263,30 @@ class Service:
         elif isinstance(mapping_upload, str) and mapping_upload.strip():
             raise UploadRejected("send the mapping as a file (a TOML file in field 'mapping')", status=422)
         title = clean_text(form.get("title"), 200) or (names[0] if len(names) == 1 else f"{len(names)} files")
-        control = clean_text(form.get("control"), 200)
         baseline = clean_text(form.get("baseline"), 200) or (top.get("baseline") or "")
-        saved = await self.save_uploads(uploads, names)
-        # the same content twice in one request: the second is a re-upload
-        first_of: dict[str, int] = {}
-        shown_names: list[str] = []
-        taken: set[str] = set()
-        for k, (name, up) in enumerate(zip(names, saved, strict=True)):
-            first_of.setdefault(up.sha256, k)
-            shown = unique_name(name, taken)
-            taken.add(shown)
-            shown_names.append(shown)
-        keep = [k for k in range(len(saved)) if first_of[saved[k].sha256] == k]
-        import fnmatch
+        return _ApiRequest(uploads, names, entries, top, title, clean_text(form.get("control"), 200), baseline)
 
-        files = []
-        for k in keep:
-            own = [e for e in entries if fnmatch.fnmatch(names[k], e.get("file") or "*")]
-            files.append({"path": str(self.store.upload_path(saved[k].stored_name)), "original": shown_names[k], "entries": own})
-        settings = {"dayfirst": top.get("dayfirst"), "decimal": top.get("decimal"), "max_mb": self.settings.max_upload_mb}
-        try:
-            result = await self.pool.run(_engine.import_files, {"files": files, **settings})
-        except BaseException:
-            for s in saved:
-                self.store.remove_upload(s.stored_name)
-            raise
-        if not result.get("ok"):
-            for s in saved:
-                self.store.remove_upload(s.stored_name)
-            return 422, {"error": result.get("error", "the files could not be read"),
-                         "files": [{"name": shown_names[k], "status": "unreadable"} for k in keep]}
-        groups, tps = result.get("groups") or [], result.get("timepoints") or []
-        problem = ""
-        if control and control not in groups:
-            problem = f"control {control!r} is not an arm of the data (arms: {', '.join(groups) or 'none'})"
-        elif baseline and baseline not in tps:
-            problem = f"baseline {baseline!r} is not a timepoint of the data (timepoints: {', '.join(tps) or 'none'})"
-        if problem:
-            for s in saved:
-                self.store.remove_upload(s.stored_name)
-            return 422, {"error": problem}
-        options = {"control": control, "baseline": baseline, "timepoint_order": top.get("timepoint_order") or [],
-                   "dayfirst": top.get("dayfirst"), "decimal": top.get("decimal")}
-        sid = self.store.create_study(title, options)
+    async def _commit_api_files(self, sid: str, plan: _Plan, saved: list[StoredUpload], result: dict[str, Any]) -> list[dict[str, Any]]:
         per_file = {f["name"]: f for f in result["files"]}
-        out_files = []
-        by_file: dict[str, list[dict[str, Any]]] = {}
-        for rec in result.get("rejected") or []:
-            by_file.setdefault(rec["file"], []).append(rec)
-        warns: dict[str, list[dict[str, Any]]] = {}
-        for rec in result.get("warnings") or []:
-            warns.setdefault(rec["file"], []).append(rec)
-        for k, (name, up) in enumerate(zip(shown_names, saved, strict=True)):
-            if first_of[up.sha256] != k:
-                out_files.append({"name": names[k], "sha256": up.sha256, "size": up.size, "status": "duplicate",
-                                  "duplicate_of": shown_names[first_of[up.sha256]]})
+        rejected = _by_file(result.get("rejected") or [])
+        warnings = _by_file(result.get("warnings") or [])
+        out = []
+        for k, up in enumerate(saved):
+            first = plan.first_of[up.sha256]
+            if first != k:  # the same content twice in one request
+                dup = plan.shown[first]
+                out.append({"name": plan.shown[k], "sha256": up.sha256, "size": up.size, "status": "duplicate", "duplicate_of": dup})
                 self.store.remove_upload(up.stored_name)
-                self.store.audit(sid, "re-upload refused", file_sha256=up.sha256, detail={"file": names[k], "same_as": shown_names[first_of[up.sha256]]})
+                self.store.audit(sid, "re-upload refused", file_sha256=up.sha256, detail={"file": plan.shown[k], "same_as": dup})
                 continue
+            name = plan.shown[k]
             info = per_file.get(name, {})
-            own = next((f["entries"] for f in files if f["original"] == name), [])
-            fid, _ = self.store.add_file(sid, name, up, state="checking", mapping=own)
+            fid, _ = self.store.add_file(sid, name, up, state="checking", mapping=plan.entries[k])
             readable = info.get("status") == "ok"
             check = {"ok": True, "readable": readable, "error": info.get("error", ""), "counts": info.get("counts"),
-                     "rejected": by_file.get(name, [])[: _engine.MAX_LISTED], "n_rejected": len(by_file.get(name, [])),
-                     "warnings": warns.get(name, []), "n_warnings": len(warns.get(name, [])), "sheets": [], "via": "api", "checked": _now()}
+                     "rejected": rejected.get(name, [])[: _engine.MAX_LISTED], "n_rejected": len(rejected.get(name, [])),
+                     "warnings": warnings.get(name, []), "n_warnings": len(warnings.get(name, [])), "sheets": [], "via": "api",
+                     "checked": _now()}
             await run_in_threadpool(self.store.write_json, self.store.check_path(fid), check)
             await run_in_threadpool(_engine.write_rejected_xlsx, check["rejected"], self.store.check_path(fid).with_suffix(".rejected.xlsx"))
             if readable:
@@ -313,17 +294,17 @@ class Service:
                 self.store.confirm_file(sid, fid)
             else:
                 self.store.set_file_state(fid, "failed", counts=info.get("counts"), error=info.get("error"))
-            out_files.append({"id": fid, "name": name, "sha256": up.sha256, "size": up.size,
-                              "status": "ok" if readable else "unreadable", "error": info.get("error", ""), "counts": info.get("counts")})
-        return 201, {"id": sid, "counts": self.store.study_counts(sid), "files": out_files}
+            out.append({"id": fid, "name": name, "sha256": up.sha256, "size": up.size,
+                        "status": "ok" if readable else "unreadable", "error": info.get("error", ""), "counts": info.get("counts")})
+        return out
 
     async def api_add(self, sid: str, form: Any) -> tuple[int, dict[str, Any]]:
-        """Add files to an existing study through the API: checked and confirmed in one request."""
+        """``POST /api/studies/{id}/files``: check and confirm more files; a re-upload is reported, not added."""
         uploads = [u for u in form.getlist("files") if hasattr(u, "filename")]
-        new, notes = await self.add_uploads(sid, uploads, check=False)
-        files = []
+        new, duplicates = await self.add_uploads(sid, uploads, check=False)
         for fid in new:
             self.schedule_check(sid, fid)
+        files = []
         for fid in new:
             await self._checks[fid]
             f = self.store.file(sid, fid)
@@ -331,7 +312,7 @@ class Service:
                 self.store.confirm_file(sid, fid)
                 f = self.store.file(sid, fid)
             files.append(self.file_summary(f))
-        return 201, {"id": sid, "counts": self.store.study_counts(sid), "files": files, "notes": notes}
+        return 201, {"id": sid, "counts": self.store.study_counts(sid), "files": files + duplicates}
 
     def file_summary(self, f: dict[str, Any]) -> dict[str, Any]:
         return {"id": f["id"], "name": f["original_name"], "sha256": f["sha256"], "size": f["size"], "uploaded": f["uploaded"],
@@ -446,6 +427,68 @@ class Service:
         for t in [*self._checks.values(), *self._builds.values()]:
             if not t.done():
                 t.cancel()
+
+
+def duplicate_note(d: dict[str, Any]) -> str:
+    """What the page says about a re-upload."""
+    return (f"{d['name']} is already in this study: the same file (SHA-256 {d['sha256'][:12]}…) was uploaded as "
+            f"{d['duplicate_of']} on {_when(d['uploaded'])}; it was not added again.")
+
+
+@dataclass
+class _ApiRequest:
+    uploads: list[Any]
+    names: list[str]
+    entries: list[dict[str, Any]]
+    top: dict[str, Any]
+    title: str
+    control: str
+    baseline: str
+
+
+@dataclass
+class _Plan:
+    jobs: list[dict[str, Any]]  # the files to import (first copy of each content)
+    shown: list[str]  # name shown for each upload (unique in the request)
+    entries: list[list[dict[str, Any]]]  # mapping entries for each upload
+    first_of: dict[str, int]  # sha256 -> index of its first upload
+
+
+def _plan(req: _ApiRequest, saved: list[StoredUpload], store: Store) -> _Plan:
+    import fnmatch
+
+    first_of: dict[str, int] = {}
+    shown: list[str] = []
+    taken: set[str] = set()
+    entries = []
+    jobs = []
+    for k, (name, up) in enumerate(zip(req.names, saved, strict=True)):
+        first_of.setdefault(up.sha256, k)
+        shown.append(unique_name(name, taken))
+        taken.add(shown[-1])
+        entries.append([e for e in req.entries if fnmatch.fnmatch(name, e.get("file") or "*")])
+        if first_of[up.sha256] == k:
+            jobs.append({"path": str(store.upload_path(up.stored_name)), "original": shown[-1], "entries": entries[-1]})
+    return _Plan(jobs, shown, entries, first_of)
+
+
+def _api_problem(req: _ApiRequest, result: dict[str, Any]) -> dict[str, Any] | None:
+    """The 422 body when nothing could be read or a named control/baseline is not in the data."""
+    if not result.get("ok"):
+        return {"error": result.get("error", "the files could not be read"), "kind": result.get("kind", "")}
+    groups, tps = result.get("groups") or [], result.get("timepoints") or []
+    if req.control and req.control not in groups:
+        return {"error": f"control {req.control!r} is not an arm of the data (arms: {', '.join(groups) or 'none'})"}
+    if req.baseline and req.baseline not in tps:
+        return {"error": f"baseline {req.baseline!r} is not a timepoint of the data (timepoints: {', '.join(tps) or 'none'})"}
+    return None
+
+
+def _by_file(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        out.setdefault(rec["file"], []).append(rec)
+    return out
 
 
 def clean_text(value: Any, n: int) -> str:
