@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import os
 import random
+import re
+import signal
+import subprocess
+import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -77,3 +84,56 @@ def multipart(fields: dict[str, str], files: list[tuple[str, bytes, bytes]], bou
         out += b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+URL_LINE = re.compile(r"^http://127\.0\.0\.1:(\d+)/\?token=([A-Za-z0-9_-]{40,})$")
+
+
+class Server:
+    """``btm serve --port 0`` in a subprocess; stopped by its pid."""
+
+    def __init__(self, data: Path, *args: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "btm", "serve", "--port", "0", "--no-browser", "--data", str(data), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        line = _readline(self.proc.stdout, timeout=60)
+        m = URL_LINE.match(line.strip())
+        assert m, f"first line is not the address with its token: {line!r}; stderr: {self._stderr()}"
+        self.url, self.port, self.token = line.strip(), int(m.group(1)), m.group(2)
+
+    def _stderr(self) -> str:
+        if self.proc.poll() is None:
+            return ""
+        return self.proc.stderr.read()
+
+    def request(self, method: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 300):
+        con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            h = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+            con.request(method, path, body=body, headers=h)
+            r = con.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            con.close()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return self.proc.returncode
+
+
+def _readline(stream, timeout: float) -> str:
+    out: list[str] = []
+    t = threading.Thread(target=lambda: out.append(stream.readline()), daemon=True)
+    t.start()
+    t.join(timeout)
+    return out[0] if out else ""

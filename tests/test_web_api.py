@@ -13,7 +13,19 @@ import sqlite3
 import time
 
 import pytest
-from _web_support import AUTH, BASE, HANDTYPED, TOKEN, TRIAL, XSS, make_app, multipart, test_client, trial_with_unknown_column, xss_csv
+from _web_support import (
+    AUTH,
+    BASE,
+    HANDTYPED,
+    TOKEN,
+    TRIAL,
+    XSS,
+    make_app,
+    multipart,
+    test_client,
+    trial_with_unknown_column,
+    xss_csv,
+)
 
 pytest.importorskip("starlette")
 pytest.importorskip("multipart")

@@ -109,8 +109,11 @@ def serve(
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its graceful shutdown: that is how one stops btm serve
+        pass
     finally:
         sock.close()
+    print("btm serve: stopped", file=sys.stderr)
     return 0
 
 
