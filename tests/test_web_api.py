@@ -474,3 +474,23 @@ def test_options_and_results_pages(browser, tmp_path):
 
 
 ROOT_DATA = TRIAL.parents[1] / "tests" / "data"
+
+
+def test_the_token_redirect_stays_on_this_site(client):
+    client.cookies.clear()
+    for path, expected in (("/%2F%2Fevil.example/x", "/evil.example/x"), ("/a%0d%0aSet-Cookie:%20x=1", "/a%0D%0ASet-Cookie%3A%20x%3D1")):
+        r = client.get(f"{path}?token={TOKEN}", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == expected
+        assert "x=1" not in r.headers.get("set-cookie", "").replace(TOKEN, "")
+    client.cookies.clear()
+
+
+def test_drafted_mapping_toml_survives_control_characters_in_headers():
+    import tomllib
+
+    from btm.io.mapping import mapping_from_dict, mapping_to_toml
+
+    header = "PINP\r(µg/L) \x01 \"quoted\" \\ tab\tend"
+    text = mapping_to_toml([{"file": "*", "sheet": "S", "header_row": 1, "layout": "wide", "columns": {header: "PINP"}, "units": {header: "µg/L"}}])
+    m = mapping_from_dict(tomllib.loads(text))
+    assert m.sheets[0].columns == {header: "PINP"}

@@ -27,6 +27,7 @@ PREVIEW_ROWS = 8  # data rows shown under the header on the preview page
 TOP_ROWS = 30  # rows offered when choosing the header row (btm looks for it in the first 30)
 MAX_PREVIEW_COLS = 80
 MAX_CELL = 80  # characters of a cell shown in a preview
+MAX_PREVIEW_SHEETS = 50  # sheets previewed in full; the others are only imported
 MAX_LISTED = 5000  # rejected values / warnings kept for the page (all of them go into the xlsx download)
 
 
@@ -419,7 +420,11 @@ def check_file(job: dict[str, Any]) -> dict[str, Any]:
     mapping = _mapping(files, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"))
     with_data = [s for s in sheets if _has_cells(s.rows)]
     preview, lookups = [], {}
-    for raw in sheets:
+    for k, raw in enumerate(sheets):
+        if k >= MAX_PREVIEW_SHEETS:
+            why = f"not previewed (only the first {MAX_PREVIEW_SHEETS} sheets are); it is still imported"
+            preview.append({"sheet": raw.sheet, "status": "skipped", "why": why, "top": [], "n_rows": len(raw.rows), "notes": []})
+            continue
         sm = mapping.for_sheet(path, raw.sheet)
         if sm is not None and sm.skip:
             preview.append({"sheet": raw.sheet, "status": "skipped", "why": "the mapping says skip", "top": [], "n_rows": len(raw.rows), "notes": []})

@@ -23,7 +23,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 __all__ = ["BodyLimit", "Guard", "SECURITY_HEADERS", "TooLarge", "check_csrf", "csrf_token", "normalise_host"]
 
@@ -196,9 +196,10 @@ class Guard:
             set_cookie = (b"set-cookie", self._cookie_header())
             if method in SAFE_METHODS and not _is_api(scope):
                 rest = urlencode([(k, v) for k, v in pairs if k != "token"])
-                location = path + (f"?{rest}" if rest else "")
+                # the same page, never '//other.host' and never a raw CR/LF: the path is re-quoted
+                location = "/" + quote(path.lstrip("/\\"), safe="/") + (f"?{rest}" if rest else "")
                 await _send_simple(send_with_headers, 303, b"", content_type=b"text/plain",
-                                   extra=[(b"location", location.encode("latin-1", "replace")), set_cookie])
+                                   extra=[(b"location", location.encode("ascii")), set_cookie])
                 return
             await self.app(scope, receive, _add_header(send_with_headers, set_cookie))
             return
