@@ -129,9 +129,23 @@ def _print_import_summary(result, *, file=None) -> None:
             continue
         extra = f", {r.ignored} not bone markers" if r.ignored else ""
         print(f"{r.file}: {r.read} results read, {r.loaded} loaded, {r.rejected} rejected, {r.blank} blank{extra}", file=out)
+        _print_unused_columns(result, r.file, out)
     warn = result.problems[result.problems["severity"] == "warning"]
     if len(warn):
         print(f"{len(warn)} warning(s): check the warnings file", file=out)
+
+
+def _print_unused_columns(result, file: str, out) -> None:
+    """Name every column of a file that was not read (unknown, derived values, look-alikes), per sheet."""
+    name = Path(file).name
+    for rec in result.layouts:
+        unused = rec.get("unused") or []
+        if rec.get("file") != name or not unused:
+            continue
+        where = f" [{rec['sheet']}]" if rec.get("sheet") else ""
+        kinds = {"unknown": "not recognised", "derived": "derived value", "lookalike": "look-alike"}
+        listed = "; ".join(f"{h!r} ({kinds.get(role, role)})" for h, role, _ in unused[:15]) + (" …" if len(unused) > 15 else "")
+        print(f"  {len(unused)} column(s) not used{where}: {listed}", file=out)
 
 
 def _sibling(path: str, suffix: str) -> str:
@@ -139,13 +153,34 @@ def _sibling(path: str, suffix: str) -> str:
     return str(p.with_name(p.stem + suffix))
 
 
+def _write_mapping_draft(args: argparse.Namespace) -> None:
+    """Draft a mapping for every sheet of the inputs (every column with its guessed role), read or not."""
+    from .io.draft import draft_entries
+    from .io.mapping import load_mapping, mapping_to_toml
+    from .io.readers import Limits
+
+    used = load_mapping(args.mapping) if args.mapping else None
+    dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
+    decimal = args.decimal or (used.decimal if used else None)
+    limits = Limits.scaled(args.max_size) if args.max_size else None
+    entries = draft_entries(args.inputs, mapping=used, limits=limits)
+    Path(args.write_mapping).write_text(mapping_to_toml(entries, dayfirst=dayfirst, decimal=decimal), encoding="utf-8")
+    print(f"wrote mapping draft {args.write_mapping}", file=sys.stderr)
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from .errors import StrictModeError
     from .io.load import first_rejection
-    from .io.mapping import load_mapping, mapping_to_toml
     from .io.write import write_csv
 
-    result = _import(args)
+    try:
+        result = _import(args)
+    except BTMError as exc:
+        if not args.write_mapping:
+            raise
+        # nothing could be read: exactly when a mapping is needed, so the draft is still written
+        _write_mapping_draft(args)
+        raise BTMError(f"{exc}; wrote mapping draft {args.write_mapping}: fill in its blanks and rerun with --mapping {args.write_mapping}") from None
     unread = result.files[result.files["status"] != "ok"]
     if args.strict and len(unread):
         from .errors import InputFileError
@@ -153,11 +188,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise InputFileError(f"{unread.iloc[0]['file']}: {unread.iloc[0]['status']} (--strict)")
     _print_import_summary(result)
     if args.write_mapping:
-        used = load_mapping(args.mapping) if args.mapping else None
-        dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
-        decimal = args.decimal or (used.decimal if used else None)
-        Path(args.write_mapping).write_text(mapping_to_toml(result.layouts, dayfirst=dayfirst, decimal=decimal), encoding="utf-8")
-        print(f"wrote mapping draft {args.write_mapping}", file=sys.stderr)
+        _write_mapping_draft(args)
     rejected_path = _sibling(args.output, ".rejected.csv")
     warnings_path = _sibling(args.output, ".warnings.csv")
     write_csv(result.rejected, rejected_path)

@@ -7,14 +7,23 @@ pint object per value; see ``benchmarks/units_bench.py``).
 Unit text from lab exports is first normalised by a small grammar of its own (pint alone would
 read ``nm`` as nanometre and ``nM BCE`` not at all)::
 
-    unit     := part [ "/" part ]
-    part     := term { annotation }
-    term     := [prefix] base            prefix: p n u(µ μ mc) m c d k     base: g l mol m(=molar) kat u iu
-    annotation := "BCE" | "Cr" | "creat" | "creatinine"
+    unit       := part [ "/" part ]
+    part       := term { annotation }
+    term       := [prefix] base        prefix: f p n u(µ μ mc) m c d k
+                                       base: g  l  mol  M(=molar)  kat  U  IU ([IU], UI, IE)
+    annotation := "BCE" | "Cr" | "creat" | "creatinine" | "cre" | "Kreatinin" | {BCE} | {creat} | {37Cel}
 
-Case is ignored (``NG/ML`` = ``ng/mL``); a bare ``m`` base is *molar* (``nM`` = nmol/L) since lab
-exports never carry lengths. ``BCE`` marks the amount as bone collagen equivalents, ``Cr`` marks
-the denominator as creatinine; both have their own pint dimensions (``btm/data/units.txt``).
+Case is ignored (``NG/ML`` = ``ng/mL``) except for molar ``M``: ``nM``, ``mM``, ``µM`` are molar,
+``nm`` and ``mm`` are lengths and refused; in text of one case (``NM BCE/MM CR``) ``M`` is molar
+only beside BCE or creatinine (NTX units). ``BCE`` marks the amount as bone collagen equivalents,
+``Cr`` marks the denominator as creatinine; both have their own pint dimensions
+(``btm/data/units.txt``), and 1 g creatinine = 1/113.12 mol, so per-gram and per-mmol creatinine
+ratios convert with the catalog's creatinine molar mass. UCUM annotations other than these are
+refused, never dropped; ``{37Cel}`` (or "37 °C") is accepted, an activity measured at another
+temperature is refused. Spelled-out words (``micrograms per liter``) and Russian lab units
+(``нг/мл``, ``Ед/л``, ``МЕ/л``) are read too. Text a marker's catalog entry declares in
+``unit_aliases`` (``nmol/mmol`` for urine DPD: per mmol creatinine) is read as that unit for that
+marker only.
 
 Examples
 --------
@@ -24,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -73,10 +83,38 @@ def registry() -> Any:
 # ---------------------------------------------------------------------------------------------
 # Parsing unit text
 
-_TERM = re.compile(r"^(?P<prefix>p|n|u|m|c|d|k|)(?P<base>g|l|mol|kat|iu|u|m)(?P<ann>bce|cr|creat|creatinine|crea)?$")
-_PREFIX = {"p": "p", "n": "n", "u": "u", "m": "m", "c": "c", "d": "d", "k": "k", "": ""}
-_CREAT_WORDS = {"cr", "creat", "creatinine", "crea", "creatinin", "kreatinin", "krea", "crn"}
+_TERM = re.compile(r"^(?P<prefix>f|p|n|u|m|c|d|k|)(?P<base>g|l|mol|molar|kat|iu|u)(?P<ann>bce|cr)?$")
+_PREFIX = {"f": "f", "p": "p", "n": "n", "u": "u", "m": "m", "c": "c", "d": "d", "k": "k", "": ""}
+# creatinine as labs write it (English, German, French, Spanish, Italian, Polish, Czech; accents removed)
+_CREAT_WORDS = {
+    "cr", "cre", "crea", "creat", "creatinine", "creatinin", "creatinina", "crn", "crt", "kreatinin", "krea", "kreat",
+    "kreatyniny", "kreatininu", "kreatinina", "creatinini", "creatininae", "ucr",
+}
 _BCE_WORDS = {"bce"}
+# unit words spelled out, and unit words in other scripts, -> the short symbols the grammar reads
+_WORD_UNITS = {
+    "microgram": "ug", "micrograms": "ug", "mcg": "ug", "nanogram": "ng", "nanograms": "ng", "picogram": "pg",
+    "picograms": "pg", "milligram": "mg", "milligrams": "mg", "gram": "g", "grams": "g", "gramme": "g", "grammes": "g",
+    "liter": "l", "litre": "l", "liters": "l", "litres": "l", "milliliter": "ml", "millilitre": "ml", "milliliters": "ml",
+    "millilitres": "ml", "deciliter": "dl", "decilitre": "dl", "deciliters": "dl", "decilitres": "dl", "mcl": "ul",
+    "mole": "mol", "moles": "mol", "nanomole": "nmol", "nanomoles": "nmol", "micromole": "umol", "micromoles": "umol",
+    "millimole": "mmol", "millimoles": "mmol", "picomole": "pmol", "picomoles": "pmol", "unit": "u", "units": "u",
+    "katal": "kat", "ui": "iu", "ie": "iu", "e": "u", "mui": "miu", "uui": "uiu", "mie": "miu", "me": "mu", "mcmol": "umol",
+    "mckat": "ukat",
+    # Russian (Cyrillic) lab units: мкг/л, нг/мл, Ед/л (units), МЕ/л (international units), нмоль/л
+    "мкг": "ug", "нг": "ng", "пг": "pg", "мг": "mg", "г": "g", "мл": "ml", "л": "l", "дл": "dl", "мкл": "ul",
+    "моль": "mol", "ммоль": "mmol", "мкмоль": "umol", "нмоль": "nmol", "пмоль": "pmol", "ед": "u", "мед": "mu",
+    "ме": "iu", "мме": "miu", "кат": "kat", "мккат": "ukat", "нкат": "nkat", "креатинина": "creat",
+    "креатинин": "creat", "креат": "creat", "кр": "creat",
+}
+# UCUM annotations {…} btm reads; anything else in braces is refused, never ignored
+_ANNOTATIONS = {
+    "bce": " bce ", "creat": " cr ", "creatinine": " cr ", "cr": " cr ", "cre": " cr ", "crea": " cr ", "crt": " cr ",
+}
+_TEMPERATURE = re.compile(r"(?:\bat\s*)?\b(\d{2})\s*(?:°|º|deg\.?\s*|degrees?\s*)?\s*c(?:el)?\b")
+# molar: "nM", "mM", "µM", "M" (upper-case M after a lower-case prefix) -> "nmolar"
+_MOLAR = re.compile(r"(?<![A-Za-z])([fpnum]?)M(?![A-Za-z])")
+_MOLAR_ANY_CASE = re.compile(r"(?<![A-Za-z])([fpnumFPNUM]?)[mM](?![A-Za-z])")
 
 # kind of a unit, by its pint dimensionality (that of a reference unit of each kind)
 _KIND_REFERENCE = {
@@ -117,15 +155,55 @@ class ParsedUnit:
     kind: str
 
 
+def _annotation(body: str, text: str) -> str:
+    a = re.sub(r"[\s.]+", "", body).casefold()
+    if a in _ANNOTATIONS:
+        return _ANNOTATIONS[a]
+    m = re.fullmatch(r"(\d+)cel", a)
+    if m:
+        return _temperature(m.group(1), text)
+    raise UnitParseError(text, f"annotation {{{body}}} is not one btm reads (it reads {{BCE}}, {{creat}}, {{37Cel}})")
+
+
+def _temperature(degrees: str, text: str) -> str:
+    if degrees != "37":
+        raise UnitParseError(
+            text, f"an enzyme activity measured at {degrees} °C is not comparable with results at 37 °C (IFCC); no factor exists"
+        )
+    return " "
+
+
+def _fold_accents(s: str) -> str:
+    s = unicodedata.normalize("NFKD", s)
+    return unicodedata.normalize("NFKC", "".join(c for c in s if not ("\u0300" <= c <= "\u036f")))
+
+
 def _clean_text(text: str) -> str:
+    """Unit text -> lower-case words of the grammar (``"nmol{BCE}/mmol{creat}"`` -> ``"nmol bce/mmol cr"``)."""
     s = unicodedata.normalize("NFKC", str(text)).strip()
     s = s.replace("μ", "u").replace("µ", "u")
-    s = s.strip("()[]{} ")
-    s = s.casefold()
-    s = re.sub(r"\bmcg\b|mcg", "ug", s)
+    s = re.sub(r"\[\s*i\s*u\s*\]", "IU", s, flags=re.I)  # UCUM [IU], [iU]
+    s = re.sub(r"\b(?:I\.U\.|U\.I\.)", "IU", s)  # I.U./L, U.I./L
+    s = re.sub(r"\{([^{}]*)\}", lambda m: _annotation(m.group(1), str(text)), s)
+    s = s.strip("()[] ").rstrip(".")
+    letters = [c for c in s if c.isalpha()]
+    context = re.search(r"bce|cr|kreat|креат", s, re.I) is not None
+    if letters and all(c.isupper() for c in letters) or (letters and all(c.islower() for c in letters)):
+        # no case to tell nM (molar) from nm (length): molar only beside BCE or creatinine (NTX units)
+        if context:
+            s = _MOLAR_ANY_CASE.sub(lambda m: m.group(1).lower() + "molar", s)
+    else:
+        s = _MOLAR.sub(lambda m: m.group(1) + "molar", s)
+    s = _fold_accents(s.casefold())
+    s = _TEMPERATURE.sub(lambda m: _temperature(m.group(1), str(text)), s)
+    s = re.sub(r"\binternational\s+units?\b", "iu", s)
     s = re.sub(r"\s*\bper\b\s*", "/", s)
     s = re.sub(r"\s*/\s*", "/", s)
-    s = re.sub(r"[,;]", " ", s)
+    s = re.sub(r"[,;()\[\]]", " ", s)
+    s = re.sub(r"(?<=[a-z])\.(?=[a-z\s/]|$)", " ", s)  # "creat." "mg/g cr."
+    words = re.split(r"(\s+|/)", s)
+    s = "".join(_WORD_UNITS.get(w, w) for w in words)
+    s = re.sub(r"\bmicro\s*", "u", s)
     return re.sub(r"\s+", " ", s).strip()
 
 
@@ -145,7 +223,9 @@ def parse_unit(text: str) -> ParsedUnit:
     ----------
     text
         e.g. ``"ng/mL"``, ``"µg/l"``, ``"mcg/L"``, ``"nM BCE/mM creatinine"``, ``"U/l"``, ``"µkat/L"``,
-        ``"µg/g Cr"``.
+        ``"µg/g Cr"``; UCUM codes with annotations as FHIR and LOINC write them: ``"nmol{BCE}/L"``,
+        ``"nmol{BCE}/mmol{creat}"``, ``"[IU]/L"``, ``"m[IU]/mL"``, ``"U{37Cel}/L"``, ``"ug/mmol{creat}"``;
+        lab spellings: ``"UI/L"``, ``"IE/l"``, ``"kU/L"``, ``"mcg/g Cr"``, ``"ug/g cre"``, ``"нг/мл"``, ``"Ед/л"``.
 
     Returns
     -------
@@ -154,7 +234,16 @@ def parse_unit(text: str) -> ParsedUnit:
     Raises
     ------
     UnitParseError
-        For empty text, words that are not units, or units that are not concentrations.
+        For empty text, words that are not units, annotations btm does not read, enzyme
+        activities measured at another temperature than 37 °C, and units that are not
+        concentrations.
+
+    Notes
+    -----
+    The enzyme units ``U``, ``IU``, ``[IU]``, ``UI`` (French, Spanish, Italian) and ``IE``
+    (German) are all read as the IUB enzyme unit (1 µmol/min): they only occur here as activities
+    of ALP, BALP and TRAP-5b, where labs write them interchangeably. A bare ``nmol BCE`` is read as
+    per litre, as NHANES documents its urine NTx (``URXNT``, "nmol BCE", not creatinine-corrected).
     """
     s = _clean_text(text)
     if not s:
@@ -193,7 +282,7 @@ def parse_unit(text: str) -> ParsedUnit:
 
     def render(term: tuple[str, str, str], *, numerator: bool) -> str:
         pre, base, ann = term
-        if base == "m":  # molar
+        if base == "molar":
             amount = "molBCE" if (bce and numerator) else ("molCr" if ann else "mol")
             return f"({pre}{amount}/L)"
         if base == "mol":
@@ -211,13 +300,15 @@ def parse_unit(text: str) -> ParsedUnit:
             return f"{pre}kat"
         return f"{pre}IU" if base == "iu" else f"{pre}U"
 
-    if len(built) == 2 and built[0][0][1] == "m" and built[1][0][1] == "l":
+    if len(built) == 2 and built[0][0][1] == "molar" and built[1][0][1] == "l":
         # "nM BCE/L": a redundant spelling of nmol BCE/L, common in NTX reports
         p_, _, a_ = built[0][0]
         built[0][0] = (p_, "mol", a_)
     num = render(built[0][0], numerator=True)
     if bce and "molBCE" not in num:
         raise UnitParseError(text, "BCE must qualify a molar amount (nmol BCE, nM BCE)")
+    if len(built) == 1 and bce and built[0][0][1] == "mol":
+        num = f"{num} / L"  # "nmol BCE": per litre (NHANES URXNT)
     expr = num if len(built) == 1 else f"{num} / {render(built[1][0], numerator=False)}"
     ureg = registry()
     try:
@@ -226,6 +317,8 @@ def parse_unit(text: str) -> ParsedUnit:
         raise UnitParseError(text, str(exc)) from None
     kind = _kinds().get(dims)
     if kind is None:
+        if len(built) == 2 and built[0][0][1] in ("mol", "molar") and built[1][0][1] in ("mol", "molar") and not built[1][0][2]:
+            raise UnitParseError(text, "a ratio of two amounts must name its denominator (e.g. 'nmol/mmol creatinine')")
         raise UnitParseError(text, "not a concentration, activity or creatinine ratio")
     return ParsedUnit(text=str(text), expression=expr, kind=kind)
 
@@ -335,10 +428,32 @@ class UnitTarget:
     kind: str
 
 
+def _alias_key(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)).replace("μ", "u").replace("µ", "u")).casefold()
+
+
+def marker_unit_alias(marker: Marker, unit: str, specimen: str | None = None) -> str | None:
+    """The unit a marker's catalog says ``unit`` stands for (``unit_aliases`` in markers.toml), or None."""
+    key = _alias_key(unit)
+    for m in marker.measures:
+        if specimen not in (None, m.specimen):
+            continue
+        for text, target in m.aliases:
+            if _alias_key(text) == key:
+                return target
+    return None
+
+
 @functools.lru_cache(maxsize=8192)
 def _resolve(marker_id: str, unit: str, specimen: str | None) -> UnitTarget:
     marker = get_marker(marker_id)
-    src = parse_unit(unit)
+    try:
+        src = parse_unit(unit)
+    except UnitParseError:
+        alias = marker_unit_alias(marker, unit, specimen)
+        if alias is None:
+            raise
+        src = dataclasses.replace(parse_unit(alias), text=str(unit))
     measures: Sequence[Measure] = [m for m in marker.measures if specimen in (None, m.specimen)]
     if not measures:
         raise UnitConversionError(
