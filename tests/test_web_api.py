@@ -494,3 +494,45 @@ def test_drafted_mapping_toml_survives_control_characters_in_headers():
     text = mapping_to_toml([{"file": "*", "sheet": "S", "header_row": 1, "layout": "wide", "columns": {header: "PINP"}, "units": {header: "µg/L"}}])
     m = mapping_from_dict(tomllib.loads(text))
     assert m.sheets[0].columns == {header: "PINP"}
+
+
+RESEARCH = ROOT_DATA / "research"
+
+
+@pytest.mark.parametrize(
+    ("name", "mapping"),
+    [
+        ("sample_data/analyser_cobas_export.xlsx", None),
+        ("sample_data/lis_long_export.csv", None),
+        ("sample_data/european_semicolon.csv", None),
+        ("sample_data/research_timepoints.xlsx", None),
+        ("tests/data/research/band_markers_over_visits.xlsx", None),
+        ("tests/data/research/band_visits_over_markers.xlsx", None),
+        ("tests/data/research/visit_suffix.csv", None),
+        ("tests/data/research/unreadable/teaching_months.csv", "tests/data/research/unreadable/teaching_months.toml"),
+    ],
+)
+def test_the_api_imports_what_the_library_imports(client, name, mapping):
+    """Counts and rejected cells through the web equal ``read_results`` on the same file (and mapping)."""
+    from btm.io import read_results
+    from btm.io.mapping import load_mapping
+
+    root = TRIAL.parents[1]
+    path = root / name
+    if not path.exists():
+        pytest.skip(f"{name} is not in this checkout")
+    m = load_mapping(root / mapping) if mapping else None
+    expected = read_results([path], mapping=m)
+    files = [("files", (path.name, path.read_bytes()))]
+    if mapping:
+        files.append(("mapping", ("map.toml", (root / mapping).read_bytes())))
+    r = client.post("/api/studies", headers=AUTH, files=files)
+    assert r.status_code == 201, r.text
+    got = r.json()["counts"]
+    row = expected.files.iloc[0]
+    assert [got[k] for k in ("read", "loaded", "rejected", "blank")] == [int(row[k]) for k in ("read", "loaded", "rejected", "blank")]
+    st = client.get(f"/api/studies/{r.json()['id']}", headers=AUTH).json()
+    assert st["n_rejected"] == len(expected.rejected)
+    tidy = client.get(f"/api/studies/{r.json()['id']}/tidy.csv", headers=AUTH)
+    assert tidy.status_code == 200
+    assert len(list(csv.DictReader(io.StringIO(tidy.content.decode("utf-8-sig"))))) == len(expected.data)

@@ -101,7 +101,7 @@ def _limits(max_mb: float | None):
     return default
 
 
-def _mapping(files: list[dict[str, Any]], *, dayfirst: bool | None, decimal: str | None):
+def _mapping(files: list[dict[str, Any]], *, dayfirst: bool | None, decimal: str | None, unit_aliases: dict[str, str] | None = None):
     """One mapping for the job: each file's sheet entries, bound to its generated name."""
     from ..io.mapping import mapping_from_dict
 
@@ -114,21 +114,21 @@ def _mapping(files: list[dict[str, Any]], *, dayfirst: bool | None, decimal: str
         raw["dayfirst"] = bool(dayfirst)
     if decimal:
         raw["decimal"] = decimal
+    if unit_aliases:
+        raw["unit_aliases"] = dict(unit_aliases)
     return mapping_from_dict(raw, source="mapping")
 
 
+def _job_mapping(job: dict[str, Any], files: list[dict[str, Any]]):
+    return _mapping(files, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"), unit_aliases=job.get("unit_aliases"))
+
+
 def _entry_for_toml(e: dict[str, Any]) -> dict[str, Any]:
-    """A sheet entry with the keys a mapping file accepts, without empty values."""
-    keep = ("file", "sheet", "header_row", "units_row", "layout", "timepoint", "skip", "columns", "units", "lod", "specimen")
-    out = {}
-    for k in keep:
-        v = e.get(k)
-        if v is None or v == {} or (k == "skip" and not v):
-            continue
-        if k == "layout" and v not in ("wide", "long"):
-            continue
-        out[k] = v
-    return out
+    """A sheet entry with only the keys a mapping file accepts, without empty values."""
+    from ..io import mapping as m
+
+    keys = getattr(m, "_SHEET_KEYS", {"file", "sheet", "header_row", "units_row", "layout", "timepoint", "skip", "columns", "units", "lod", "specimen"})
+    return {k: v for k, v in e.items() if k in keys and v is not None and v != {} and not (k == "skip" and not v)}
 
 
 def _cut(text: str, n: int = MAX_CELL) -> str:
@@ -220,6 +220,8 @@ def _column_state(role: str) -> str:
         return "marker"
     if role == "ignore":
         return "ignored"
+    if role in ("derived", "lookalike"):
+        return "derived"
     if role.startswith("unit_of_") or role == "unit":
         return "unit"
     return "field" if role else "unknown"
@@ -247,6 +249,7 @@ def _preview_sheet(raw, layout) -> dict[str, Any]:
             "role": c.role, "state": _column_state(c.role), "marker": c.marker, "specimen": c.specimen or "",
             "variant": c.variant, "unit": c.unit, "unit_source": c.unit_source,
             "unit_column": None if c.unit_column is None else _letter(c.unit_column),
+            "visit": getattr(c, "timepoint", None) or "", "reason": getattr(c, "reason", "") or "",
         })
     width = max(width, len(cols))
     data = raw.rows[layout.data_start : layout.data_start + PREVIEW_ROWS]
@@ -388,6 +391,34 @@ def write_rejected_xlsx(records: list[dict[str, Any]], path: str | Path, *, titl
 # jobs
 
 
+def _detect(raw, *, multi_sheet: bool, mapping):
+    """``detect_layout`` as the importer calls it (merged ranges passed where the library takes them)."""
+    import inspect
+
+    from ..io.layout import detect_layout
+
+    kw = {"merged": raw.merged} if "merged" in inspect.signature(detect_layout).parameters else {}
+    return detect_layout(raw.rows, sheet=raw.sheet, multi_sheet=multi_sheet, mapping=mapping, **kw)
+
+
+def _drafts(path: str, mapping, limits, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The mapping draft of a file (every sheet, every column with its guessed role), for download."""
+    try:
+        from ..io.draft import draft_entries
+    except ImportError:  # an older btm: the importer's own layout records are the draft
+        return []
+    out = []
+    for e in draft_entries([path], mapping=mapping, limits=limits):
+        out.append(json_safe({**e, "file": "*", "source": names.get(e.get("file", ""), e.get("file", ""))}))
+    return out
+
+
+def json_safe(obj: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(obj, default=str))
+
+
 @_safely
 def check_file(job: dict[str, Any]) -> dict[str, Any]:
     """Preview and import one uploaded file: what each sheet looks like, counts, every rejected value.
@@ -398,7 +429,6 @@ def check_file(job: dict[str, Any]) -> dict[str, Any]:
     """
     from ..errors import InputFileError
     from ..io import read_results
-    from ..io.layout import detect_layout
     from ..io.readers import read_file
 
     path, original = str(job["path"]), job["original"]
@@ -417,7 +447,7 @@ def check_file(job: dict[str, Any]) -> dict[str, Any]:
             entries.append({**p["entry"], "sheet": raw.sheet})
             applied.append({"sheet": raw.sheet, "profile_id": p["id"], "profile_name": p["name"]})
     files = [{"path": path, "original": original, "entries": entries}]
-    mapping = _mapping(files, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"))
+    mapping = _job_mapping(job, files)
     with_data = [s for s in sheets if _has_cells(s.rows)]
     preview, lookups = [], {}
     for k, raw in enumerate(sheets):
@@ -432,11 +462,12 @@ def check_file(job: dict[str, Any]) -> dict[str, Any]:
         if not _has_cells(raw.rows):
             preview.append({"sheet": raw.sheet, "status": "skipped", "why": "the sheet is empty", "top": [], "n_rows": len(raw.rows), "notes": []})
             continue
-        layout = detect_layout(raw.rows, sheet=raw.sheet, multi_sheet=len(with_data) > 1, mapping=sm)
+        layout = _detect(raw, multi_sheet=len(with_data) > 1, mapping=sm)
         preview.append(_preview_sheet(raw, layout))
         if not isinstance(layout, str):
             lookups[(original, raw.sheet)] = _row_lookup(raw, layout)
-    out: dict[str, Any] = {"file": original, "sheets": preview, "applied_profiles": applied, "entries": entries}
+    out: dict[str, Any] = {"file": original, "sheets": preview, "applied_profiles": applied, "entries": entries,
+                           "drafts": _drafts(path, mapping, limits, names)}
     try:
         result = read_results([path], mapping=mapping, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"), limits=limits)
     except InputFileError as exc:
@@ -474,7 +505,7 @@ def import_files(job: dict[str, Any]) -> dict[str, Any]:
 
     files = job["files"]
     names = _names(job)
-    mapping = _mapping(files, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"))
+    mapping = _job_mapping(job, files)
     try:
         result = read_results([f["path"] for f in files], mapping=mapping, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"), limits=_limits(job.get("max_mb")))
     except InputFileError as exc:
@@ -522,7 +553,7 @@ def describe_study(job: dict[str, Any]) -> dict[str, Any]:
     from ..io import read_results
 
     files = job["files"]
-    mapping = _mapping(files, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"))
+    mapping = _job_mapping(job, files)
     result = read_results([f["path"] for f in files], mapping=mapping, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"), limits=_limits(job.get("max_mb")))
     return _order_and_arms(result.data, {})
 
@@ -631,7 +662,7 @@ def build_study(job: dict[str, Any]) -> dict[str, Any]:
 
     files = job["files"]
     names = _names(job)
-    mapping = _mapping(files, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"))
+    mapping = _job_mapping(job, files)
     imported = read_results([f["path"] for f in files], mapping=mapping, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"), limits=_limits(job.get("max_mb")))
     _rename_frames(imported, names)
     options = _options(job.get("options") or {})
@@ -684,7 +715,7 @@ def write_figures_zip(job: dict[str, Any]) -> dict[str, Any]:
     except ImportError:
         raise BTMError("figures need matplotlib: pip install 'btm[figures]'") from None
     files = job["files"]
-    mapping = _mapping(files, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"))
+    mapping = _job_mapping(job, files)
     imported = read_results([f["path"] for f in files], mapping=mapping, dayfirst=job.get("dayfirst"), decimal=job.get("decimal"), limits=_limits(job.get("max_mb")))
     a = analyze(imported.data, _options(job.get("options") or {}))
     target = Path(job["zip"])

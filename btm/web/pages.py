@@ -196,6 +196,10 @@ def map_context(service: Any, sid: str, fid: str, request: Request, *, header_ro
             role, marker = hc.role, hc.marker
             if role == "time":
                 role = "timepoint"
+        if role in ("derived", "lookalike"):
+            role = "ignore"  # not read unless the person says otherwise
+        elif role not in views.ROLE_LABELS:
+            role = ""
         header_unit = split_header(text)[1] if text else ""
         cols.append({"index": j, "letter": _engine._letter(j), "header": text, "role": role or ("ignore" if not text else ""),
                      "marker": marker, "unit": unit, "header_unit": header_unit, "samples": samples,
@@ -565,7 +569,7 @@ def _mapping_toml(f: dict[str, Any], check: dict[str, Any]) -> str:
             rec.setdefault("columns", {})
             recs.append(_for_toml(rec))
     else:
-        for rec in check.get("layouts") or []:
+        for rec in check.get("drafts") or check.get("layouts") or []:
             recs.append({**rec, "file": "*"})
     head = f"# mapping for {f['original_name']!r} (btm serve); use it with: btm import FILES --mapping THIS_FILE\n"
     return head + mapping_to_toml(recs)

@@ -140,21 +140,18 @@ class Service:
             m = mapping_from_dict(raw, source="mapping")
         except MappingError as exc:
             raise UploadRejected(str(exc), status=422) from None
-        entries = []
-        for s in m.sheets:
-            entries.append({
-                "file": s.file, "sheet": s.sheet, "header_row": s.header_row, "units_row": s.units_row, "layout": s.layout,
-                "timepoint": s.timepoint, "skip": s.skip, "columns": dict(s.columns), "units": dict(s.units),
-                "lod": dict(s.lod), "specimen": s.specimen,
-            })
-        top = {"dayfirst": m.dayfirst, "decimal": m.decimal, "timepoint_order": list(m.timepoint_order), "baseline": m.baseline}
+        # the sheet entries as written (every key a mapping file has, research layouts included), JSON-safe
+        entries = json.loads(json.dumps(list(raw.get("sheets") or []), default=str))
+        top = {"dayfirst": m.dayfirst, "decimal": m.decimal, "timepoint_order": list(m.timepoint_order), "baseline": m.baseline,
+               "unit_aliases": dict(m.unit_aliases)}
         return entries, top
 
     # -- jobs: common arguments ----------------------------------------------------------------
 
     def _import_settings(self, study: dict[str, Any]) -> dict[str, Any]:
         o = study.get("options") or {}
-        return {"dayfirst": o.get("dayfirst"), "decimal": o.get("decimal") or None, "max_mb": self.settings.max_upload_mb}
+        return {"dayfirst": o.get("dayfirst"), "decimal": o.get("decimal") or None, "unit_aliases": o.get("unit_aliases") or {},
+                "max_mb": self.settings.max_upload_mb}
 
     def _file_job(self, f: dict[str, Any]) -> dict[str, Any]:
         return {"path": str(self.store.upload_path(f["stored_name"])), "original": f["original_name"], "entries": f["mapping"]}
@@ -235,7 +232,8 @@ class Service:
         saved = await self.save_uploads(req.uploads, req.names)
         try:
             plan = _plan(req, saved, self.store)
-            settings = {"dayfirst": req.top.get("dayfirst"), "decimal": req.top.get("decimal"), "max_mb": self.settings.max_upload_mb}
+            settings = {"dayfirst": req.top.get("dayfirst"), "decimal": req.top.get("decimal"),
+                        "unit_aliases": req.top.get("unit_aliases") or {}, "max_mb": self.settings.max_upload_mb}
             result = await self.pool.run(_engine.import_files, {"files": plan.jobs, **settings})
             problem = _api_problem(req, result)
         except BaseException:
@@ -247,7 +245,7 @@ class Service:
                 self.store.remove_upload(s.stored_name)
             return 422, problem
         options = {"control": req.control, "baseline": req.baseline, "timepoint_order": req.top.get("timepoint_order") or [],
-                   "dayfirst": req.top.get("dayfirst"), "decimal": req.top.get("decimal")}
+                   "dayfirst": req.top.get("dayfirst"), "decimal": req.top.get("decimal"), "unit_aliases": req.top.get("unit_aliases") or {}}
         sid = self.store.create_study(req.title, options)
         files = await self._commit_api_files(sid, plan, saved, result)
         return 201, {"id": sid, "counts": self.store.study_counts(sid), "files": files}

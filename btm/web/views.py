@@ -60,6 +60,10 @@ def role_label(role: str, marker: str = "") -> str:
         return f"Unit of {role.removeprefix('unit_of_')}"
     if not role:
         return "Not recognised"
+    if role == "derived":
+        return "Derived value, not read"
+    if role == "lookalike":
+        return "Look-alike, not read"
     return ROLE_LABELS.get(role, role.replace("_", " "))
 
 
