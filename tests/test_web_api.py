@@ -370,6 +370,19 @@ def test_markup_in_cells_and_names_is_escaped(browser, tmp_path):
     assert "&lt;img src=x onerror=alert(1)&gt;" in preview  # so is the header
     assert "&lt;script&gt;alert(" in check  # the rejected value
     assert "&lt;svg onload=alert(3)&gt;.csv" in study
+    # through to the results: every tab shows the ids as text
+    browser.post(r.headers["location"] + "/confirm", data={"csrf_token": csrf})
+    browser.post(f"/studies/{sid}/options", data={"csrf_token": csrf})
+    t0 = time.time()
+    while "Analysing the study" in (page := browser.get(f"/studies/{sid}/results").text) and time.time() - t0 < 120:
+        time.sleep(0.3)
+    assert "Download the Excel report" in page
+    for tab in ("summary", "results", "changes", "problems"):
+        text = browser.get(f"/studies/{sid}/results?tab={tab}").text
+        assert "<script>alert" not in text and "<svg onload" not in text and "<b onmouseover" not in text, tab
+    assert "&lt;script&gt;alert(" in browser.get(f"/studies/{sid}/results?tab=results").text
+    listing = client_json(browser, f"/api/studies/{sid}")
+    assert any(r["raw_value"] == XSS for r in listing["rejected"])  # the JSON keeps the text as it was
 
 
 def wait_checked(client, url, timeout=120):
@@ -536,3 +549,55 @@ def test_the_api_imports_what_the_library_imports(client, name, mapping):
     tidy = client.get(f"/api/studies/{r.json()['id']}/tidy.csv", headers=AUTH)
     assert tidy.status_code == 200
     assert len(list(csv.DictReader(io.StringIO(tidy.content.decode("utf-8-sig"))))) == len(expected.data)
+
+
+BAD = sorted(p for p in (ROOT_DATA / "bad").iterdir() if p.suffix in (".xlsx", ".xls", ".ods", ".csv")) if (ROOT_DATA / "bad").is_dir() else []
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.name for p in BAD])
+def test_hostile_spreadsheets_get_an_answer_never_a_crash(client, path):
+    """Every file of tests/data/bad (zip bombs, XXE, encrypted, truncated …): 201 or 422 with one line, as the CLI."""
+    from btm.errors import InputFileError
+    from btm.io import read_results
+
+    try:
+        expected = read_results([path])
+    except InputFileError:
+        expected = None
+    r = client.post("/api/studies", headers=AUTH, files=[("files", (path.name, path.read_bytes()))])
+    if expected is None:
+        assert r.status_code == 422, r.text
+        err = r.json()["error"]
+        assert path.name in err and "\n" not in err and "/uploads/" not in err
+    else:
+        assert r.status_code == 201, r.text
+        assert r.json()["counts"]["loaded"] == len(expected.data)
+
+
+def client_json(client, url):
+    r = client.get(url, headers=AUTH)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_files_left_unchecked_by_a_stopped_server_are_checked_at_start(tmp_path):
+    """A server killed mid-check: the next start checks the file again; a run left 'running' is marked failed."""
+    import io as _io
+
+    from btm.web.store import Store
+
+    store = Store(tmp_path)
+    sid = store.create_study("interrupted")
+    with open(HANDTYPED, "rb") as fh:
+        up = store.save_upload(_io.BytesIO(fh.read()), ".xlsx")
+    fid, _ = store.add_file(sid, "hand.xlsx", up, state="checking")
+    run_id = store.start_run(sid, "k", {})
+    app = make_app(tmp_path)
+    with test_client(app) as c:
+        t0 = time.time()
+        while store.file(sid, fid)["state"] in ("queued", "checking") and time.time() - t0 < 120:
+            time.sleep(0.2)
+        assert store.file(sid, fid)["state"] == "checked"
+        assert store.file(sid, fid)["counts"]["rejected"] == 4
+        assert c.get(f"/api/studies/{sid}", headers=AUTH).status_code == 200
+    assert store.latest_run(sid)["id"] == run_id and store.latest_run(sid)["state"] == "failed"
