@@ -192,9 +192,14 @@ def _plain(v: Any) -> Any:
 
 
 def _records(df, columns: list[str], limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (NaN/NA -> None, dates -> ISO text), converted by pandas, not cell by cell."""
+    import json
+
     cols = [c for c in columns if c in df.columns]
     part = df[cols] if limit is None else df[cols].head(limit)
-    return [{c: _plain(v) for c, v in zip(cols, row, strict=True)} for row in part.itertuples(index=False, name=None)]
+    if part.empty:
+        return []
+    return json.loads(part.to_json(orient="records", date_format="iso", double_precision=15, force_ascii=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,6 +286,7 @@ def _rejected_records(result, sheets_info: dict[tuple[str, str], Any] | None = N
     Subject and visit come from the values of the same row that were loaded, else (when the
     sheet's grid is at hand, ``sheets_info``) from the row's own subject and visit cells.
     """
+    import numpy as np
     import pandas as pd
 
     rej = result.rejected
@@ -290,26 +296,26 @@ def _rejected_records(result, sheets_info: dict[tuple[str, str], Any] | None = N
     known = result.data[keys + ["subject_id", "timepoint"]].drop_duplicates(keys)
     rej = rej.assign(source_row=pd.to_numeric(rej["source_row"], errors="coerce").astype("Int64"))
     known = known.assign(source_row=pd.to_numeric(known["source_row"], errors="coerce").astype("Int64"))
-    merged = rej.merge(known, on=keys, how="left")
-    out = []
-    for r in merged.itertuples(index=False):
-        row = None if pd.isna(r.source_row) else int(r.source_row)
-        m = re.match(r"^([A-Z]{1,3})(?:\s|$)", str(r.column))
-        letter = m.group(1) if m else ""
-        sheet = str(r.source_sheet or "")
-        cell = f"{letter}{row}" if letter and row else (f"row {row}" if row else "")
-        if sheet and cell:
-            cell = f"{_sheet_ref(sheet)}!{cell}"
-        subject = "" if pd.isna(r.subject_id) else str(r.subject_id)
-        visit = "" if pd.isna(r.timepoint) else str(r.timepoint)
-        info = (sheets_info or {}).get((str(r.source_file), sheet))
-        if info is not None and row and not subject:
-            subject, visit = info(row)
-        out.append({
-            "file": str(r.source_file), "sheet": sheet, "cell": cell, "row": row, "column": str(r.column),
-            "subject_id": subject, "timepoint": visit, "raw_value": _plain(r.raw_value) or "", "reason": str(r.reason),
-        })
-    return out
+    m = rej.merge(known, on=keys, how="left")
+    sheet = m["source_sheet"].fillna("").astype(str)
+    row = m["source_row"]
+    row_text = row.astype("string").fillna("")
+    letter = m["column"].astype(str).str.extract(r"^([A-Z]{1,3})(?:\s|$)", expand=False).fillna("")
+    cell = np.where((letter != "") & row.notna(), letter + row_text, np.where(row.notna(), "row " + row_text, ""))
+    refs = sheet.map({x: _sheet_ref(x) for x in sheet.unique() if x})
+    cell = np.where((sheet != "") & (cell != ""), refs.fillna("") + "!" + cell, cell)
+    out = pd.DataFrame({
+        "file": m["source_file"].astype(str), "sheet": sheet, "cell": cell, "row": row, "column": m["column"].astype(str),
+        "subject_id": m["subject_id"].fillna("").astype(str), "timepoint": m["timepoint"].fillna("").astype(str),
+        "raw_value": m["raw_value"].fillna("").astype(str), "reason": m["reason"].astype(str),
+    })
+    records = _records(out, list(out.columns))
+    if sheets_info:
+        for rec in records:  # rows with no loaded value: read the row's own subject and visit cells
+            info = sheets_info.get((rec["file"], rec["sheet"]))
+            if info is not None and rec["row"] and not rec["subject_id"]:
+                rec["subject_id"], rec["timepoint"] = info(rec["row"])
+    return records
 
 
 def _sheet_ref(sheet: str) -> str:
