@@ -258,10 +258,10 @@ async def file_confirm(request: Request) -> Response:
     if not store.confirm_file(sid, fid):
         raise HTTPException(409, "only a file that has been checked can be added; wait for the check, or check it again")
     f = store.file(sid, fid)
-    service.add_flash(sid, [f"{f['original_name']}: {(f['counts'] or {}).get('loaded', 0)} results added to the study."])
     left = [x for x in store.files(sid) if x["state"] in ("queued", "checking", "checked")]
     if not left:
         return redirect(str(request.url_for("options_page", sid=sid)))
+    service.add_flash(sid, [f"{f['original_name']}: {(f['counts'] or {}).get('loaded', 0)} results added to the study."])
     return redirect(str(request.url_for("study_page", sid=sid)))
 
 
