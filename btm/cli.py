@@ -57,7 +57,7 @@ def _cmd_markers(args: argparse.Namespace) -> int:
                     "kind": meas.kind,
                     "canonical unit": meas.unit,
                     "other units": ", ".join(u for u in meas.units if u != meas.unit),
-                    "LOINC": m.loinc.get(meas.specimen, ""),
+                    "LOINC": meas.loinc,
                     "MW g/mol": "" if m.molecular_weight is None else f"{m.molecular_weight:g}",
                     "name": m.name,
                     "synonyms": ", ".join(m.synonyms + m.serum_synonyms + m.urine_synonyms),
@@ -85,7 +85,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         )
         to_unit = args.to
     else:
-        target = resolve_unit(args.unit, marker=marker.id, specimen=args.specimen)
+        target = resolve_unit(args.unit, marker=marker.id, specimen=args.specimen, variant=args.variant or "")
         value, to_unit = args.value * target.factor, target.unit
     print(f"{args.value:g} {args.unit} {marker.id} = {value:.6g} {to_unit}")
     return 0
@@ -263,6 +263,8 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--biovar", metavar="CSV", help="your own biological variation figures (same columns as the shipped file)")
     p.add_argument("--arm", action="append", metavar="LABEL=TYPE", help="exercise type of an arm (endurance, resistance, impact, flexibility_balance, combined, control)")
     p.add_argument("--population", help="population of all arms (e.g. postmenopausal_women) for the evidence comparison")
+    p.add_argument("--condition", help="clinical condition of the trial's subjects (e.g. osteoporosis, type_2_diabetes); "
+                   "evidence from patients is used only when it is named")
 
 
 def _run_analysis(args: argparse.Namespace):
@@ -277,7 +279,7 @@ def _run_analysis(args: argparse.Namespace):
         opts = AnalysisOptions()
     imported = _import(args, study)
     # command-line options override the study file
-    for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population"):
+    for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population", "condition"):
         v = getattr(args, name, None)
         if v is not None:
             setattr(opts, name, v)

@@ -111,6 +111,9 @@ class Measure:
     #: unit text that only means this measure's unit for this marker ("nmol/mmol" for urine DPD is
     #: per mmol creatinine): text -> a unit the grammar reads
     aliases: tuple[tuple[str, str], ...] = ()
+    loinc: str = ""  # LOINC code of this measure (one per kind of measurement), "" where none was found
+    loinc_name: str = ""
+    loinc_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ class Marker:
     not_words: tuple[str, ...] = ()
     molecular_weight: float | None = None
     molecular_weight_note: str = ""
-    loinc: dict[str, str] = field(default_factory=dict)
+    loinc: dict[str, str] = field(default_factory=dict)  # by specimen, only where it has one measure; see Measure.loinc
     sources: tuple[str, ...] = ()
     note: str = ""
     measures: tuple[Measure, ...] = ()
@@ -157,6 +160,16 @@ class Marker:
         return ""
 
 
+def _loinc_by_specimen(measures: tuple[Measure, ...]) -> dict[str, str]:
+    """specimen -> LOINC code where the specimen has a single measure (else ambiguous: use Measure.loinc)."""
+    out = {}
+    for spec in dict.fromkeys(m.specimen for m in measures):
+        ms = [m for m in measures if m.specimen == spec]
+        if len(ms) == 1 and ms[0].loinc:
+            out[spec] = ms[0].loinc
+    return out
+
+
 @functools.cache
 def catalog() -> dict[str, Marker]:
     """All markers by id, in catalog order (read once from ``btm/data/markers.toml``)."""
@@ -172,6 +185,7 @@ def catalog() -> dict[str, Marker]:
                 specimen=m["specimen"], kind=m["kind"], unit=m["unit"],
                 units=tuple(m.get("units", ())), note=m.get("note", ""),
                 aliases=tuple((str(k), str(v)) for k, v in m.get("unit_aliases", {}).items()),
+                loinc=m.get("loinc", ""), loinc_name=m.get("loinc_name", ""), loinc_source=m.get("loinc_source", ""),
             )
             for m in entry.get("measures", ())
         )
@@ -188,7 +202,7 @@ def catalog() -> dict[str, Marker]:
             not_words=tuple(normalize_name(w) for w in entry.get("not_words", ())),
             molecular_weight=entry.get("molecular_weight"),
             molecular_weight_note=entry.get("molecular_weight_note", ""),
-            loinc=dict(entry.get("loinc", {})),
+            loinc=_loinc_by_specimen(measures),
             sources=tuple(entry.get("sources", ())),
             note=entry.get("note", ""),
             measures=measures,

@@ -144,6 +144,12 @@ _KIND_WORDS = {
     "mass_per_creatinine": "a mass ratio to creatinine",
 }
 _MW_PAIRS = {frozenset({"mass", "molar"}), frozenset({"per_creatinine", "mass_per_creatinine"})}
+#: Markers whose mass <-> molar factor holds only for some assay variants; other or unstated variants
+#: are refused. PINP: the factor is the trimer's ~35 kDa [CloudClone/Melkko], which intact assays measure;
+#: total assays also measure the monomer, which accumulates in CKD [Tridimas21], so no single molecular
+#: weight fits total or unspecified PINP. Osteocalcin: ~5800 Da is intact OC (1–49) [Unitslab]; N-MID
+#: assays also measure the 1–43 fragment, so the factor is not theirs.
+MOLAR_VARIANTS: dict[str, frozenset[str]] = {"PINP": frozenset({"intact"}), "OCN": frozenset({"intact"})}
 
 
 @dataclass(frozen=True)
@@ -357,11 +363,25 @@ def _refusal(marker: Marker, a: str, b: str) -> str:
     return f"{_KIND_WORDS.get(a, a)} and {_KIND_WORDS.get(b, b)} are different quantities"
 
 
-def _factor(marker: Marker, src: ParsedUnit, dst: ParsedUnit) -> float:
+def _molar_refusal(marker: Marker, variant: str) -> str:
+    allowed = " or ".join(sorted(MOLAR_VARIANTS[marker.id]))
+    said = f"{variant} {marker.id}" if variant else f"{marker.id} of unstated assay variant"
+    why = {
+        "PINP": "total PINP assays also measure the monomer, which accumulates in CKD [Tridimas21]; "
+        "the ~35 kDa factor is the intact trimer's [CloudClone/Melkko]",
+        "OCN": "the ~5800 Da factor is intact osteocalcin's (1–49) [Unitslab]; N-MID assays also measure the 1–43 fragment",
+    }.get(marker.id, "no molecular weight is published for that assay variant")
+    return f"no fixed mass/molar factor for {said}: {why}; only {allowed} {marker.id} converts (name the variant)"
+
+
+def _factor(marker: Marker, src: ParsedUnit, dst: ParsedUnit, variant: str = "") -> float:
     ureg = registry()
     if src.kind == dst.kind:
         return _clean_factor(float(ureg.Quantity(1.0, src.expression).to(dst.expression).magnitude))
-    if frozenset({src.kind, dst.kind}) in _MW_PAIRS and marker.molecular_weight:
+    pair = frozenset({src.kind, dst.kind})
+    if pair in _MW_PAIRS and marker.id in MOLAR_VARIANTS and variant not in MOLAR_VARIANTS[marker.id]:
+        raise UnitConversionError(marker.id, src.text, dst.text, _molar_refusal(marker, variant))
+    if pair in _MW_PAIRS and marker.molecular_weight:
         mw = ureg.Quantity(marker.molecular_weight, "g/mol")
         q = ureg.Quantity(1.0, src.expression).to(dst.expression, "btm_molar", mw=mw)
         return _clean_factor(float(q.magnitude))
@@ -369,12 +389,12 @@ def _factor(marker: Marker, src: ParsedUnit, dst: ParsedUnit) -> float:
 
 
 @functools.lru_cache(maxsize=4096)
-def _conversion_factor(marker_id: str, from_unit: str, to_unit: str) -> float:
+def _conversion_factor(marker_id: str, from_unit: str, to_unit: str, variant: str = "") -> float:
     marker = get_marker(marker_id)
-    return _factor(marker, parse_unit(from_unit), parse_unit(to_unit))
+    return _factor(marker, parse_unit(from_unit), parse_unit(to_unit), variant)
 
 
-def conversion_factor(from_unit: str, to_unit: str, *, marker: str) -> float:
+def conversion_factor(from_unit: str, to_unit: str, *, marker: str, variant: str = "") -> float:
     """Factor that converts values of ``marker`` from ``from_unit`` to ``to_unit``.
 
     Raises
@@ -383,9 +403,11 @@ def conversion_factor(from_unit: str, to_unit: str, *, marker: str) -> float:
         When a unit cannot be read.
     UnitConversionError
         When no fixed factor exists: activity <-> mass, BCE <-> mass or molar, creatinine ratios
-        <-> concentrations, molar units of a marker without a molecular weight.
+        <-> concentrations, molar units of a marker without a molecular weight, and mass <-> molar
+        for an assay variant without a published factor (:data:`MOLAR_VARIANTS`: PINP and
+        osteocalcin convert only when ``variant="intact"``).
     """
-    return _conversion_factor(get_marker(marker).id, str(from_unit), str(to_unit))
+    return _conversion_factor(get_marker(marker).id, str(from_unit), str(to_unit), str(variant or "").strip().lower())
 
 
 def convert(
@@ -402,7 +424,7 @@ def convert(
     ``from_variant``/``to_variant`` name assay variants (e.g. PINP ``total`` and ``intact``):
     different variants are never converted into each other.
 
-    >>> convert([50.0], "ng/mL", "nmol/L", marker="PINP").round(4).tolist()
+    >>> convert([50.0], "ng/mL", "nmol/L", marker="PINP", from_variant="intact").round(4).tolist()
     [1.4286]
     """
     m = get_marker(marker)
@@ -414,7 +436,7 @@ def convert(
             f"{from_variant} and {to_variant} {m.id} assays measure different things; no conversion exists"
             + (f". {m.note}" if m.note else ""),
         )
-    factor = conversion_factor(from_unit, to_unit, marker=m.id)
+    factor = conversion_factor(from_unit, to_unit, marker=m.id, variant=from_variant or to_variant)
     return np.asarray(values, dtype=float) * factor
 
 
@@ -445,7 +467,7 @@ def marker_unit_alias(marker: Marker, unit: str, specimen: str | None = None) ->
 
 
 @functools.lru_cache(maxsize=8192)
-def _resolve(marker_id: str, unit: str, specimen: str | None) -> UnitTarget:
+def _resolve(marker_id: str, unit: str, specimen: str | None, variant: str = "") -> UnitTarget:
     marker = get_marker(marker_id)
     try:
         src = parse_unit(unit)
@@ -467,7 +489,7 @@ def _resolve(marker_id: str, unit: str, specimen: str | None) -> UnitTarget:
     first_error: UnitConversionError | None = None
     for m in ordered:
         try:
-            factor = _factor(marker, src, parse_unit(m.unit))
+            factor = _factor(marker, src, parse_unit(m.unit), variant)
         except UnitConversionError as exc:
             first_error = first_error or exc
             continue
@@ -477,13 +499,14 @@ def _resolve(marker_id: str, unit: str, specimen: str | None) -> UnitTarget:
     raise UnitConversionError(marker.id, unit, targets, reason)
 
 
-def resolve_unit(unit: str, *, marker: str, specimen: str | None = None) -> UnitTarget:
+def resolve_unit(unit: str, *, marker: str, specimen: str | None = None, variant: str = "") -> UnitTarget:
     """The canonical unit, specimen and factor for values of ``marker`` given in ``unit``.
 
     The measure is chosen by the unit's kind: BALP in U/L stays activity (canonical U/L), BALP in
-    ng/mL is mass (canonical µg/L); a creatinine ratio means urine.
+    ng/mL is mass (canonical µg/L); a creatinine ratio means urine. ``variant`` names the assay
+    variant where a molar unit needs one (:data:`MOLAR_VARIANTS`).
     """
-    return _resolve(get_marker(marker).id, str(unit), specimen)
+    return _resolve(get_marker(marker).id, str(unit), specimen, str(variant or "").strip().lower())
 
 
 @dataclass(frozen=True)
@@ -510,6 +533,7 @@ def to_canonical(
     *,
     marker: str,
     specimen: str | None = None,
+    variant: str = "",
 ) -> CanonicalValues:
     """Convert values of one marker in mixed units to the marker's canonical unit.
 
@@ -527,6 +551,8 @@ def to_canonical(
         Catalog id or synonym.
     specimen
         ``"serum"`` or ``"urine"``; ``None`` infers it from the unit.
+    variant
+        Assay variant (e.g. ``"intact"``) where a molar unit needs one (:data:`MOLAR_VARIANTS`).
 
     Examples
     --------
@@ -557,7 +583,7 @@ def to_canonical(
     err_out[k] = "no unit given"  # slot for missing units (code -1)
     for i, u in enumerate(uniques):
         try:
-            t = _resolve(mid, str(u), specimen)
+            t = _resolve(mid, str(u), specimen, str(variant or "").strip().lower())
         except (UnitParseError, UnitConversionError) as exc:
             err_out[i] = str(exc)
             continue

@@ -313,18 +313,23 @@ def _resolve_values(ctx: SheetContext, v: _Values, lod: float | None) -> dict[st
         specimens = [v.specimen]
     else:
         specimens = pd.unique(spec[ok])
+    var = np.broadcast_to(np.asarray(v.variant, dtype=object), (n,))
     for s in specimens:
-        sel = ok & (spec == s) if np.ndim(v.specimen) else ok
-        cv = to_canonical(p.value[sel], conv_units if isinstance(conv_units, str) else conv_units[sel], marker=v.marker, specimen=s or None)
-        value[sel], unit_out[sel], spec_out[sel], kind_out[sel] = cv.value, cv.unit, cv.specimen, cv.kind
-        bad = cv.error != ""
-        if bad.any():
-            idx = np.flatnonzero(sel)[bad]
-            errs = cv.error[bad]
-            for k, e in zip(idx, errs, strict=True):
-                if e == "no unit given":
-                    e = f"no unit for {v.marker} ({v.unit_origin}): add it to the header, e.g. '{v.marker} (µg/L)', a units row, or the mapping"
-                status[k], reason[k] = REJECTED, e
+        in_s = ok & (spec == s) if np.ndim(v.specimen) else ok
+        # the assay variant decides some conversions (molar PINP/OCN only for the intact form)
+        for w in (pd.unique(var[in_s]) if np.ndim(v.variant) else [v.variant]):
+            sel = in_s & (var == w) if np.ndim(v.variant) else in_s
+            units_sel = conv_units if isinstance(conv_units, str) else conv_units[sel]
+            cv = to_canonical(p.value[sel], units_sel, marker=v.marker, specimen=s or None, variant=w if isinstance(w, str) else "")
+            value[sel], unit_out[sel], spec_out[sel], kind_out[sel] = cv.value, cv.unit, cv.specimen, cv.kind
+            bad = cv.error != ""
+            if bad.any():
+                idx = np.flatnonzero(sel)[bad]
+                errs = cv.error[bad]
+                for k, e in zip(idx, errs, strict=True):
+                    if e == "no unit given":
+                        e = f"no unit for {v.marker} ({v.unit_origin}): add it to the header, e.g. '{v.marker} (µg/L)', a units row, or the mapping"
+                    status[k], reason[k] = REJECTED, e
     labels = np.broadcast_to(np.asarray(v.label, dtype=object), (n,))
     rej = np.flatnonzero(status == REJECTED)
     for k in rej:
