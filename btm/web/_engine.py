@@ -136,12 +136,10 @@ def _cut(text: str, n: int = MAX_CELL) -> str:
 
 
 def _letter(j: int) -> str:
-    s = ""
-    j += 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        s = chr(65 + r) + s
-    return s
+    """Excel's letters of the 0-based column ``j`` (the importer's own function)."""
+    from ..io._tables import col_letter
+
+    return col_letter(j)
 
 
 def _norm_header(text: str) -> str:

@@ -10,19 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .app import Web, download, safe_filename
-
-
-def _ctx(request: Request) -> tuple[Web, Any, Any]:
-    web: Web = request.app.state.web
-    return web, web.store, web.service
-
-
-def study_or_404(store: Any, sid: str) -> dict[str, Any]:
-    s = store.study(sid)
-    if s is None:
-        raise HTTPException(404, f"no study {sid!r}")
-    return s
+from .app import ctx_of, download, safe_filename, study_or_404
 
 
 def urls(request: Request, sid: str) -> dict[str, str]:
@@ -53,7 +41,7 @@ def report_state(service: Any, sid: str) -> dict[str, Any]:
 
 
 async def list_studies(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     rows = await run_in_threadpool(store.studies)
     return JSONResponse({"studies": [
         {"id": s["id"], "title": s["title"], "created": s["created"], "updated": s["updated"], "files": s["n_files"],
@@ -62,7 +50,7 @@ async def list_studies(request: Request) -> Response:
 
 
 async def create_study(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     form = await web.form(request)
     try:
         status, body = await service.api_create(form)
@@ -75,7 +63,7 @@ async def create_study(request: Request) -> Response:
 
 
 async def add_files(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     study_or_404(store, sid)
     form = await web.form(request)
@@ -87,7 +75,7 @@ async def add_files(request: Request) -> Response:
 
 
 async def get_study(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     s = study_or_404(store, sid)
     files = store.files(sid)
@@ -122,7 +110,7 @@ async def built(service: Any, sid: str) -> Any:
 
 
 async def report(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     run = await built(service, sid)
     title = (store.study(sid) or {}).get("title", "btm")
@@ -131,7 +119,7 @@ async def report(request: Request) -> Response:
 
 
 async def tidy(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     run = await built(service, sid)
     title = (store.study(sid) or {}).get("title", "btm")
@@ -139,14 +127,14 @@ async def tidy(request: Request) -> Response:
 
 
 async def audit(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     study_or_404(store, sid)
     return JSONResponse({"audit": store.audit_log(sid)})
 
 
 async def status(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     study_or_404(store, sid)
     files = store.files(sid)

@@ -84,6 +84,19 @@ class Web:
         return form
 
 
+def ctx_of(request: Request) -> tuple[Web, Store, Service]:
+    """The web state of a request: (web, store, service)."""
+    web: Web = request.app.state.web
+    return web, web.store, web.service
+
+
+def study_or_404(store: Store, sid: str) -> dict[str, Any]:
+    s = store.study(sid)
+    if s is None:
+        raise HTTPException(404, f"no study {sid!r} in this workspace (it may be in another --data folder)")
+    return s
+
+
 def download(path: Path, filename: str, media_type: str) -> Response:
     if not path.is_file():
         raise HTTPException(404, "the file is not there (yet)")

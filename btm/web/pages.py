@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from . import _engine, views
-from .app import Web, download, safe_filename
+from .app import ctx_of, download, safe_filename, study_or_404
 from .service import clean_text, duplicate_note
 
 PAGE_SIZE = 100
@@ -47,18 +47,6 @@ def redirect(url: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
-def _ctx(request: Request) -> tuple[Web, Any, Any]:
-    web: Web = request.app.state.web
-    return web, web.store, web.service
-
-
-def study_or_404(store: Any, sid: str) -> dict[str, Any]:
-    s = store.study(sid)
-    if s is None:
-        raise HTTPException(404, "this study does not exist (it may be in another workspace folder)")
-    return s
-
-
 def file_or_404(store: Any, sid: str, fid: str) -> dict[str, Any]:
     f = store.file(sid, fid)
     if f is None or f["state"] == "discarded":
@@ -73,13 +61,13 @@ def pending(files: list[dict[str, Any]]) -> bool:
 
 
 async def home(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     studies = await run_in_threadpool(store.studies)
     return web.page(request, "home.html", {"studies": studies})
 
 
 async def new_study(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     form = await web.form(request)
     try:
         uploads = [u for u in form.getlist("files") if hasattr(u, "filename") and u.filename]
@@ -98,7 +86,7 @@ async def new_study(request: Request) -> Response:
 
 
 async def study_page(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     s = study_or_404(store, sid)
     files = [f for f in store.files(sid) if f["state"] != "discarded"]
@@ -115,7 +103,7 @@ async def study_page(request: Request) -> Response:
 
 
 async def add_files(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     study_or_404(store, sid)
     form = await web.form(request)
@@ -142,13 +130,13 @@ def file_context(service: Any, sid: str, fid: str) -> dict[str, Any]:
 
 
 async def file_preview(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     ctx = file_context(service, request.path_params["sid"], request.path_params["fid"])
     return web.page(request, "preview.html", {**ctx, "step": 2})
 
 
 async def file_check(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     ctx = file_context(service, request.path_params["sid"], request.path_params["fid"])
     return web.page(request, "check.html", {**ctx, "step": 3})
 
@@ -212,13 +200,13 @@ def map_context(service: Any, sid: str, fid: str, request: Request, *, header_ro
 
 
 async def file_map(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     ctx = map_context(service, request.path_params["sid"], request.path_params["fid"], request)
     return web.page(request, "map.html", ctx)
 
 
 async def file_map_save(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid, fid = request.path_params["sid"], request.path_params["fid"]
     form = await web.form(request)
     try:
@@ -251,7 +239,7 @@ async def file_map_save(request: Request) -> Response:
 
 
 async def file_confirm(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid, fid = request.path_params["sid"], request.path_params["fid"]
     await web.form(request)
     file_or_404(store, sid, fid)
@@ -266,7 +254,7 @@ async def file_confirm(request: Request) -> Response:
 
 
 async def file_discard(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid, fid = request.path_params["sid"], request.path_params["fid"]
     await web.form(request)
     f = file_or_404(store, sid, fid)
@@ -276,7 +264,7 @@ async def file_discard(request: Request) -> Response:
 
 
 async def file_recheck(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid, fid = request.path_params["sid"], request.path_params["fid"]
     await web.form(request)
     file_or_404(store, sid, fid)
@@ -285,7 +273,7 @@ async def file_recheck(request: Request) -> Response:
 
 
 async def file_rejected(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid, fid = request.path_params["sid"], request.path_params["fid"]
     f = file_or_404(store, sid, fid)
     return download(store.check_path(fid).with_suffix(".rejected.xlsx"), safe_filename(Path(f["original_name"]).stem, "-rejected.xlsx"),
@@ -293,7 +281,7 @@ async def file_rejected(request: Request) -> Response:
 
 
 async def file_mapping_toml(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid, fid = request.path_params["sid"], request.path_params["fid"]
     f = file_or_404(store, sid, fid)
     check = service.check_result(fid) or {}
@@ -304,7 +292,7 @@ async def file_mapping_toml(request: Request) -> Response:
 
 
 async def import_settings(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     s = study_or_404(store, sid)
     form = await web.form(request)
@@ -326,7 +314,7 @@ async def import_settings(request: Request) -> Response:
 
 
 async def options_page(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     s = study_or_404(store, sid)
     files = store.files(sid, states=("confirmed",))
@@ -342,7 +330,7 @@ async def options_page(request: Request) -> Response:
 
 
 async def options_save(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     s = study_or_404(store, sid)
     form = await web.form(request)
@@ -407,7 +395,7 @@ async def options_save(request: Request) -> Response:
 
 
 async def results_page(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     s = study_or_404(store, sid)
     rk = service.run_key(sid)
@@ -447,7 +435,7 @@ async def results_page(request: Request) -> Response:
 
 
 async def study_rejected(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     s = study_or_404(store, sid)
     run = await service.ensure_report(sid)
@@ -458,7 +446,7 @@ async def study_rejected(request: Request) -> Response:
 
 
 async def study_figures(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     sid = request.path_params["sid"]
     s = study_or_404(store, sid)
     run = await service.ensure_report(sid)
@@ -477,12 +465,12 @@ async def study_figures(request: Request) -> Response:
 
 
 async def mappings_page(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     return web.page(request, "mappings.html", {"profiles": store.mappings()})
 
 
 async def mapping_toml(request: Request) -> Response:
-    web, store, service = _ctx(request)
+    web, store, service = ctx_of(request)
     mid = request.path_params["mid"]
     p = store.mapping(mid)
     if p is None:
