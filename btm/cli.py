@@ -451,6 +451,38 @@ def _cmd_init_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:  # the web stack is imported only when 'serve' runs, so other commands stay fast
+        from .web.server import serve
+    except ImportError as exc:
+        from .errors import BTMError
+
+        raise BTMError(f"btm serve needs {exc.name or 'its web packages'}: reinstall btm (pip install btm)") from None
+    return serve(host=args.host, port=args.port, data=args.data, open_browser=not args.no_browser,
+                 max_upload_mb=args.max_upload, allow_hosts=args.allow_host)
+
+
+def _serve_parser(sub) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="a web page for lab staff: upload, check, map, report",
+        description=(
+            "Start a web page on this computer: upload spreadsheets, preview what btm reads, map columns it does not "
+            "recognise, check every rejected value, choose the options and download the Excel report. The first line "
+            "printed is the address with its access token; the page and its JSON API need that token."
+        ),
+        epilog="Example: btm serve   (then open the printed address; Ctrl+C stops it)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--data", metavar="DIR", help="workspace folder for uploads, reports and the catalog (default: btm/workspace in your data folder)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--max-upload", type=_positive_float, default=200.0, metavar="MB", help="largest upload in MB (default 200)")
+    p.add_argument("--allow-host", action="append", metavar="NAME", default=[],
+                   help="also accept this host name in the address (repeatable); localhost, 127.0.0.1 and [::1] always work")
+    p.set_defaults(func=_cmd_serve)
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -607,6 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reference_commands(sub)
     _add_import_commands(sub)
     _add_trial_commands(sub)
+    _serve_parser(sub)
     return parser
 
 

@@ -236,7 +236,9 @@ def _research_keys(s: dict[str, Any], sm: SheetMapping, where: str, markers: dic
 
 
 def _toml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    out = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    # other control characters (a header with a carriage return, a stray \x01) may not stand raw in TOML
+    return '"' + "".join(f"\\u{ord(c):04x}" if (ord(c) < 32 and c != "\t") or ord(c) == 127 else c for c in out) + '"'
 
 
 def mapping_to_toml(entries: list[dict[str, Any]], *, dayfirst: bool | None = None, decimal: str | None = None) -> str:
