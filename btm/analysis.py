@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._options import ADJUST_CHOICES, BETWEEN_CHOICES, RCV_CHOICES, TEST_CHOICES, AnalysisOptions
 from .change import CHANGE_COLUMNS, changes, rcv_limits
 from .errors import AnalysisError, MappingError
 from .evidence import (
+    CONDITIONS,
     EXERCISE_TYPES,
-    POPULATIONS,
     arm_population,
     compare_with_evidence,
     detect_control,
@@ -32,41 +33,7 @@ from .ranges import load_biovariation
 from .stats import between_groups, cohort_stats, mixed_model_tests
 from .timepoints import TimepointOrder, order_timepoints, sequence_dates
 
-__all__ = ["AnalysisOptions", "AnalysisResult", "analyze", "load_study", "run_study", "study_toml"]
-
-
-@dataclass
-class AnalysisOptions:
-    """Options of an analysis (all optional; defaults do the right thing for a typical trial)."""
-
-    control: str | None = None
-    baseline: str | None = None
-    timepoint_order: list[str] = field(default_factory=list)
-    test: str = "t"  # "t" or "wilcoxon"
-    adjust: str = "holm"  # "holm" or "bh"
-    between: str = "ancova"  # "ancova", "welch" or "mannwhitney"
-    rcv: str = "lognormal"  # "lognormal" or "lsc"
-    ranges: list[str] = field(default_factory=list)
-    biovar: str | None = None
-    arm_types: dict[str, str] = field(default_factory=dict)
-    population: str | None = None
-    keep_implausible: bool = False  # include values flagged UNIT_MAGNITUDE in the arm statistics
-
-    def describe(self) -> dict[str, str]:
-        return {
-            "control": self.control or "(detected)",
-            "baseline": self.baseline or "(first timepoint)",
-            "timepoint order": ", ".join(self.timepoint_order) or "(detected)",
-            "paired test": self.test,
-            "p adjustment": self.adjust,
-            "between-arm method": self.between,
-            "change criterion": "log-normal RCV" if self.rcv == "lognormal" else "symmetric LSC",
-            "user reference intervals": ", ".join(self.ranges) or "(none)",
-            "user biological variation": self.biovar or "(none)",
-            "arm exercise types": ", ".join(f"{k}={v}" for k, v in self.arm_types.items()) or "(from labels)",
-            "population": self.population or "(from subjects)",
-            "values flagged UNIT_MAGNITUDE": "included (--keep-implausible)" if self.keep_implausible else "left out of the arm statistics",
-        }
+__all__ = ["AnalysisOptions", "AnalysisResult", "Study", "analyze", "load_study", "run_study", "study_toml"]
 
 
 @dataclass
@@ -85,6 +52,8 @@ class AnalysisResult:
     populations: dict[str, tuple[str, str]]
     options: AnalysisOptions
     notes: list[str] = field(default_factory=list)
+    #: each arm's own timepoints and baseline (arms may have their own visit labels)
+    arm_orders: dict[str, TimepointOrder] = field(default_factory=dict)
 
 
 def _ratio_changes(balance: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame:
@@ -214,7 +183,7 @@ def _balance_change(balance: pd.DataFrame, order: TimepointOrder) -> pd.DataFram
     return b.sort_values(["subject_id", "_r"], kind="stable").drop(columns="_r").reset_index(drop=True)
 
 
-def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> AnalysisResult:
+def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None, **changes: Any) -> AnalysisResult:
     """Analyse a trial from its tidy table.
 
     Parameters
@@ -222,7 +191,10 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
     data
         A tidy table (``read_results(...).data``) with ``group`` and ``timepoint`` columns.
     options
-        :class:`AnalysisOptions`.
+        :class:`AnalysisOptions` (default: all defaults).
+    **changes
+        Options to change, by name (``control="Control"``, ``test="wilcoxon"``): applied with
+        :func:`dataclasses.replace`, so they are validated like the options themselves.
 
     Returns
     -------
@@ -233,7 +205,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
     AnalysisError
         When the data has no timepoints, only one timepoint, an unknown baseline or control.
     """
-    opts = options or AnalysisOptions()
+    opts = replace(options or AnalysisOptions(), **changes) if changes else (options or AnalysisOptions())
     notes: list[str] = []
     if data.empty:
         raise AnalysisError("no results to analyse")
@@ -271,17 +243,12 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
         if control:
             notes.append(f"control arm detected from its label: {control!r}")
         elif len(groups) > 1:
-            notes.append("no control arm detected (name it with --control): no between-arm comparison")
+            notes.append("no control arm detected (name it with the control option): no between-arm comparison")
     arm_types = {g: (opts.arm_types.get(g) or exercise_type_of(g)) for g in groups}
     if control:
         arm_types[control] = "control"
-    for g, t in arm_types.items():
-        if t and t not in EXERCISE_TYPES:
-            raise AnalysisError(f"arm {g!r}: exercise type {t!r} must be one of {', '.join(EXERCISE_TYPES)}")
     populations = arm_population(interp.results)
-    if opts.population:
-        if opts.population not in POPULATIONS:
-            raise AnalysisError(f"population {opts.population!r} must be one of {', '.join(POPULATIONS)}")
+    if opts.population:  # validated by AnalysisOptions
         populations = {g: (opts.population, "as given") for g in populations}
     ratio_ch = pd.concat([_ratio_changes(interp.balance[interp.balance["group"] == g], o) for g, o in arm_orders.items()] or [pd.DataFrame(columns=CHANGE_COLUMNS)], ignore_index=True)
     both = pd.concat([ch, ratio_ch], ignore_index=True) if len(ratio_ch) else ch
@@ -299,20 +266,21 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
     ev = compare_with_evidence(
         cohort, between, arm_types=arm_types, populations={g: p for g, (p, _) in populations.items()},
         timepoints={g: o.order[-1] for g, o in arm_orders.items()},
+        conditions={g: opts.condition or "" for g in groups},
     )
     n_pairs = int(ch["log_ratio"].notna().sum()) if len(ch) else 0
     notes.append(f"{n_pairs} complete subject × marker pairs (baseline → follow-up), formed by subject id and timepoint")
     return AnalysisResult(
         results=interp.results, balance=_balance_change(interp.balance, order), changes=ch, cohort=cohort,
         between=between, evidence=ev, order=order, control=control, arm_types=arm_types,
-        populations=populations, options=opts, notes=notes,
+        populations=populations, options=opts, notes=notes, arm_orders=arm_orders,
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # study files
 
-_STUDY_KEYS = {"title", "inputs", "mapping", "ranges", "biovar", "control", "baseline", "timepoint_order", "population", "dayfirst", "decimal"}
+_STUDY_KEYS = {"title", "inputs", "mapping", "ranges", "biovar", "control", "baseline", "timepoint_order", "population", "condition", "dayfirst", "decimal"}
 _STAT_KEYS = {"test", "adjust", "between", "rcv", "keep_implausible"}
 
 
@@ -374,17 +342,20 @@ def load_study(path: str | Path) -> Study:
     for k, v in arms.items():
         if v not in EXERCISE_TYPES:
             raise MappingError(f"{p}: [arms] {k!r} = {v!r}: exercise type must be one of {', '.join(EXERCISE_TYPES)}")
-    checks = {"test": ("t", "wilcoxon"), "adjust": ("holm", "bh"), "between": ("ancova", "welch", "mannwhitney"), "rcv": ("lognormal", "lsc")}
+    checks = {"test": TEST_CHOICES, "adjust": ADJUST_CHOICES, "between": BETWEEN_CHOICES, "rcv": RCV_CHOICES}
     for k, allowed in checks.items():
         if k in stat and stat[k] not in allowed:
             raise MappingError(f"{p}: [statistics] {k} = {stat[k]!r} must be one of {', '.join(allowed)}")
-    opts = AnalysisOptions(
-        control=st.get("control"), baseline=st.get("baseline"), timepoint_order=list(st.get("timepoint_order", [])),
-        test=stat.get("test", "t"), adjust=stat.get("adjust", "holm"), between=stat.get("between", "ancova"),
-        rcv=stat.get("rcv", "lognormal"), ranges=[rel(r) for r in ranges],
-        biovar=rel(st["biovar"]) if st.get("biovar") else None, arm_types=arms, population=st.get("population") or None,
-        keep_implausible=stat.get("keep_implausible", False),
-    )
+    try:
+        opts = AnalysisOptions(
+            control=st.get("control"), baseline=st.get("baseline"), timepoint_order=st.get("timepoint_order", ()),
+            test=stat.get("test", "t"), adjust=stat.get("adjust", "holm"), between=stat.get("between", "ancova"),
+            rcv=stat.get("rcv", "lognormal"), ranges=[rel(r) for r in ranges],
+            biovar=rel(st["biovar"]) if st.get("biovar") else None, arm_types=arms, population=st.get("population") or None,
+            condition=st.get("condition") or None, keep_implausible=stat.get("keep_implausible", False),
+        )
+    except AnalysisError as exc:  # the study file's words: [study] / [statistics] keys
+        raise MappingError(f"{p}: {exc}") from None
     return Study(
         path=p, title=str(st.get("title", p.stem)), inputs=[rel(i) for i in inputs],
         mapping=rel(st["mapping"]) if st.get("mapping") else None, dayfirst=st.get("dayfirst"), decimal=st.get("decimal"),
@@ -401,14 +372,12 @@ def _check_study_types(p: Path, st: dict[str, Any], stat: dict[str, Any], arms: 
     def texts(x: Any) -> bool:
         return isinstance(x, list) and all(isinstance(i, str) for i in x)
 
-    for key in ("title", "mapping", "biovar", "control", "baseline", "population"):
+    for key in ("title", "mapping", "biovar", "control", "baseline", "population", "condition"):
         if key in st and not isinstance(st[key], str):
             fail(f"[study] {key}", "text in quotes", st[key])
     for key in ("inputs", "ranges"):
         if key in st and not (isinstance(st[key], str) or texts(st[key])):
             fail(f"[study] {key}", 'a path in quotes or a list of them, e.g. ["trial.xlsx"]', st[key])
-    if "timepoint_order" in st and not texts(st["timepoint_order"]):
-        fail("[study] timepoint_order", 'a list of labels, e.g. ["Baseline", "Week 12"]', st["timepoint_order"])
     if "dayfirst" in st and not isinstance(st["dayfirst"], bool):
         fail("[study] dayfirst", "true or false", st["dayfirst"])
     if "decimal" in st and st["decimal"] not in (".", ","):
@@ -464,6 +433,7 @@ def study_toml(inputs: Sequence[str], data: pd.DataFrame, *, base: Path | None =
     if pops:
         mix = "; ".join(f"{_q(g)}: {d}" for g, (_, d) in pops.items())  # (quoted: a label's control characters stay escaped)
         lines.append(f"# population = \"postmenopausal_women\"   # detected per arm from sex/age/menopause ({mix})")
+    lines.append(f"# condition = \"osteoporosis\"   # clinical condition of the subjects, if any: {', '.join(CONDITIONS)}")
     lines += ["", "[arms]   # exercise type of each arm: " + ", ".join(EXERCISE_TYPES)]
     for g in groups:
         t = "control" if g == control else exercise_type_of(g)

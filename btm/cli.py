@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
+from ._options import ADJUST_CHOICES, BETWEEN_CHOICES, RCV_CHOICES, TEST_CHOICES
 from .errors import BTMError
 
 __all__ = ["main"]
@@ -59,7 +59,7 @@ def _cmd_markers(args: argparse.Namespace) -> int:
                     "kind": meas.kind,
                     "canonical unit": meas.unit,
                     "other units": ", ".join(u for u in meas.units if u != meas.unit),
-                    "LOINC": m.loinc.get(meas.specimen, ""),
+                    "LOINC": meas.loinc,
                     "MW g/mol": "" if m.molecular_weight is None else f"{m.molecular_weight:g}",
                     "name": m.name,
                     "synonyms": ", ".join(m.synonyms + m.serum_synonyms + m.urine_synonyms),
@@ -87,7 +87,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         )
         to_unit = args.to
     else:
-        target = resolve_unit(args.unit, marker=marker.id, specimen=args.specimen)
+        target = resolve_unit(args.unit, marker=marker.id, specimen=args.specimen, variant=args.variant or "")
         value, to_unit = args.value * target.factor, target.unit
     print(f"{args.value:g} {args.unit} {marker.id} = {value:.6g} {to_unit}")
     return 0
@@ -124,7 +124,9 @@ def _import(args: argparse.Namespace, study=None):
     return read_results(inputs, mapping=mapping, dayfirst=dayfirst, decimal=decimal, limits=limits, progress=progress)
 
 
-def _print_import_summary(result, *, file=None) -> None:
+def _print_import_summary(result, *, rejected_to: str | None = None, warnings_to: str | None = None, file=None) -> None:
+    """Per file: read, loaded, rejected, blank; then the commonest reasons for rejection, and where the
+    rejected values and the warnings are listed (only a file or sheet this command writes)."""
     out = file or sys.stderr
     for r in result.files.itertuples():
         if r.status != "ok":
@@ -132,13 +134,45 @@ def _print_import_summary(result, *, file=None) -> None:
             continue
         extra = f", {r.ignored} not bone markers" if r.ignored else ""
         print(f"{r.file}: {r.read} results read, {r.loaded} loaded, {r.rejected} rejected, {r.blank} blank{extra}", file=out)
+        _print_unused_columns(result, r.file, out)
     skipped = result.problems[(result.problems["severity"] == "notice") & result.problems["reason"].str.startswith("skipped: btm's")]
     if len(skipped):
         print(f"skipped {len(skipped)} file(s) written by btm in the folder(s): " + ", ".join(skipped["source_file"].head(5))
               + (" …" if len(skipped) > 5 else "") + " (give a file by name to read it)", file=out)
+    _print_rejections(result, rejected_to, file=out)
     warn = result.problems[result.problems["severity"] == "warning"]
     if len(warn):
-        print(f"{len(warn)} warning(s): check the warnings file", file=out)
+        if warnings_to:
+            print(f"{len(warn)} warning(s): see {warnings_to}", file=out)
+        else:
+            top = warn["reason"].astype(str).str.replace(r"'[^']*'", "…", regex=True).value_counts().head(3)
+            print(f"{len(warn)} warning(s) (not written to a file by this command; 'btm import' writes them): "
+                  + "; ".join(f"{n} × {reason}" for reason, n in top.items()), file=out)
+
+
+def _print_rejections(result, rejected_to: str | None, *, file, top: int = 3) -> None:
+    from .summary import rejected_groups
+
+    n = len(result.rejected)
+    if not n:
+        return
+    where = f", listed in {rejected_to}" if rejected_to else " (not written to a file by this command)"
+    print(f"{n} value(s) rejected{where}; most common:", file=file)
+    for g in rejected_groups(result.rejected).head(top).itertuples(index=False):
+        print(_cut(f"  {g.n} × {g.reason} — column {g.column} of {g.source_file} (e.g. {g.examples})", 240), file=file)
+
+
+def _print_unused_columns(result, file: str, out) -> None:
+    """Name every column of a file that was not read (unknown, derived values, look-alikes), per sheet."""
+    name = Path(file).name
+    for rec in result.layouts:
+        unused = rec.get("unused") or []
+        if rec.get("file") != name or not unused:
+            continue
+        where = f" [{rec['sheet']}]" if rec.get("sheet") else ""
+        kinds = {"unknown": "not recognised", "derived": "derived value", "lookalike": "look-alike"}
+        listed = "; ".join(f"{h!r} ({kinds.get(role, role)})" for h, role, _ in unused[:15]) + (" …" if len(unused) > 15 else "")
+        print(f"  {len(unused)} column(s) not used{where}: {listed}", file=out)
 
 
 def _sibling(path: str, suffix: str) -> str:
@@ -146,33 +180,60 @@ def _sibling(path: str, suffix: str) -> str:
     return str(p.with_name(p.stem + suffix))
 
 
+def _write_mapping_draft(args: argparse.Namespace, out=None) -> None:
+    """Draft a mapping for every sheet of the inputs (every column with its guessed role), read or not."""
+    from .io.draft import draft_entries
+    from .io.mapping import load_mapping, mapping_to_toml
+    from .io.readers import Limits
+
+    used = load_mapping(args.mapping) if args.mapping else None
+    dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
+    decimal = args.decimal or (used.decimal if used else None)
+    limits = Limits.scaled(args.max_size) if args.max_size else None
+    entries = draft_entries(args.inputs, mapping=used, limits=limits)
+    text = mapping_to_toml(entries, dayfirst=dayfirst, decimal=decimal)
+    if out is not None:  # staged with the command's other outputs
+        out.text(args.write_mapping, text, "mapping file")
+        return
+    from .io.outputs import OutputSet
+
+    with OutputSet(_guard(args, [args.write_mapping])) as staged:
+        staged.text(args.write_mapping, text, "mapping file")
+        staged.commit()
+    print(f"wrote mapping draft {args.write_mapping}", file=sys.stderr)
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from .errors import StrictModeError
     from .io.load import first_rejection
-    from .io.mapping import load_mapping, mapping_to_toml
     from .io.outputs import OutputSet
 
     rejected_path = _sibling(args.output, ".rejected.csv")
     warnings_path = _sibling(args.output, ".warnings.csv")
     guard = _guard(args, [args.output, rejected_path, warnings_path, args.write_mapping])
-    result = _import(args)
+    try:
+        result = _import(args)
+    except BTMError as exc:
+        if not args.write_mapping:
+            raise
+        # nothing could be read: exactly when a mapping is needed, so the draft is still written
+        _write_mapping_draft(args)
+        raise BTMError(f"{exc}; wrote mapping draft {args.write_mapping}: fill in its blanks and rerun with --mapping {args.write_mapping}") from None
     unread = result.files[result.files["status"] != "ok"]
     if args.strict and len(unread):
         from .errors import InputFileError
 
         raise InputFileError(f"{unread.iloc[0]['file']}: {unread.iloc[0]['status']} (--strict; nothing written)")
-    _print_import_summary(result)
-    if args.strict and len(result.rejected):
+    strict_fails = args.strict and len(result.rejected)
+    _print_import_summary(result, rejected_to=None if strict_fails else rejected_path, warnings_to=None if strict_fails else warnings_path)
+    if strict_fails:
         raise StrictModeError(
             f"{len(result.rejected)} value(s) rejected (--strict); nothing written (rerun without --strict for "
             f"{rejected_path}). First: " + first_rejection(result)
         )
     with OutputSet(guard) as out:
         if args.write_mapping:
-            used = load_mapping(args.mapping) if args.mapping else None
-            dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
-            decimal = args.decimal or (used.decimal if used else None)
-            out.text(args.write_mapping, mapping_to_toml(result.layouts, dayfirst=dayfirst, decimal=decimal), "mapping file")
+            _write_mapping_draft(args, out)
         out.csv(args.output, result.data)
         out.csv(rejected_path, result.rejected)
         out.csv(warnings_path, result.warnings)
@@ -206,7 +267,7 @@ def _cmd_interpret(args: argparse.Namespace) -> int:
     rejected = _sibling(args.output, ".rejected.csv")
     guard = _guard(args, [args.output, bal, rejected])
     result = _import(args)
-    _print_import_summary(result)
+    _print_import_summary(result, rejected_to=rejected)
     it = interpret(result.data, ranges=args.ranges or None)
     with OutputSet(guard) as out:
         out.csv(args.output, it.results)
@@ -254,75 +315,96 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--control", help="label of the control arm (default: the arm whose label says control/CON/usual care)")
     p.add_argument("--baseline", help="label of the baseline timepoint (default: the first in time order)")
     p.add_argument("--timepoints", help="comma-separated timepoint order, e.g. 'pre,week 6,post'")
-    p.add_argument("--test", choices=["t", "wilcoxon"], default=None, help="paired test within arms (default t: paired t-test on log values)")
-    p.add_argument("--adjust", choices=["holm", "bh"], default=None, help="p adjustment across markers (default holm)")
-    p.add_argument("--between", choices=["ancova", "welch", "mannwhitney"], default=None, help="arm vs control (default ancova on log values)")
-    p.add_argument("--rcv", choices=["lognormal", "lsc"], default=None, help="individual change criterion (default lognormal RCV)")
+    p.add_argument("--test", choices=TEST_CHOICES, default=None, help="paired test within arms (default t: paired t-test on log values)")
+    p.add_argument("--adjust", choices=ADJUST_CHOICES, default=None, help="p adjustment across markers (default holm)")
+    p.add_argument("--between", choices=BETWEEN_CHOICES, default=None, help="arm vs control (default ancova on log values)")
+    p.add_argument("--rcv", choices=RCV_CHOICES, default=None, help="individual change criterion (default lognormal RCV)")
     p.add_argument("--ranges", action="append", metavar="CSV", help="your lab's reference intervals (repeatable; take precedence)")
     p.add_argument("--biovar", metavar="CSV", help="your own biological variation figures (same columns as the shipped file)")
     p.add_argument("--arm", action="append", metavar="LABEL=TYPE", help="exercise type of an arm (endurance, resistance, impact, flexibility_balance, combined, control)")
     p.add_argument("--population", help="population of all arms (e.g. postmenopausal_women) for the evidence comparison")
+    p.add_argument("--condition", help="clinical condition of the trial's subjects (e.g. osteoporosis, type_2_diabetes); "
+                   "evidence from patients is used only when it is named")
     p.add_argument("--keep-implausible", action="store_true",
                    help="include values flagged UNIT_MAGNITUDE (about 1000x outside every published interval) in the arm statistics; "
                         "by default they are left out and counted in n_other_excluded")
 
 
-def _run_analysis(args: argparse.Namespace):
+#: analysis parameter -> the command-line flag that sets it (the library names parameters, the CLI flags)
+_FLAGS = {"timepoint_order": "--timepoints", "arm_types": "--arm"}
+
+
+def _options_from_args(args: argparse.Namespace, base):
+    """The study file's (or the default) options with the command line's changes, validated once."""
+    from dataclasses import replace
+
+    from .errors import OptionError
+
+    changes = {name: getattr(args, name) for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population", "condition")
+               if getattr(args, name, None) is not None}
+    if args.ranges:
+        changes["ranges"] = list(args.ranges)
+    if getattr(args, "keep_implausible", False):
+        changes["keep_implausible"] = True
+    if args.timepoints:
+        changes["timepoint_order"] = [t.strip() for t in args.timepoints.split(",") if t.strip()]
+    if args.arm:
+        arm_types = dict(base.arm_types)
+        for item in args.arm:
+            if "=" not in item:
+                raise OptionError("--arm", item, reason="expected LABEL=TYPE, e.g. 'Tai Chi=flexibility_balance'")
+            k, v = item.split("=", 1)
+            arm_types[k.strip()] = v.strip()
+        changes["arm_types"] = arm_types
+    try:
+        return replace(base, **changes)
+    except OptionError as exc:  # name the flag, not the parameter
+        name = exc.parameter.split("[")[0]
+        flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+        value = exc.value
+        if name == "arm_types" and exc.parameter != name:  # arm_types['Tai Chi'] -> --arm 'Tai Chi=yoga'
+            value = f"{exc.parameter[len(name) + 2:-2]}={exc.value}"
+        raise OptionError(flag, value, exc.allowed, exc.reason) from None
+
+
+def _run_analysis(args: argparse.Namespace, *, rejected_to: str, warnings_to: str):
     """(import result, analysis result, study or None) from files or a study TOML."""
     from .analysis import AnalysisOptions, analyze, load_study
 
     study = None
     if len(args.inputs) == 1 and args.inputs[0].lower().endswith(".toml"):
         study = load_study(args.inputs[0])
-        opts = study.options
-    else:
-        opts = AnalysisOptions()
+    opts = _options_from_args(args, study.options if study else AnalysisOptions())
     imported = _import(args, study)
-    # command-line options override the study file
-    for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population"):
-        v = getattr(args, name, None)
-        if v is not None:
-            setattr(opts, name, v)
-    if args.keep_implausible:
-        opts.keep_implausible = True
-    if args.ranges:
-        opts.ranges = list(args.ranges)
-    if args.timepoints:
-        opts.timepoint_order = [t.strip() for t in args.timepoints.split(",") if t.strip()]
-    for item in args.arm or []:
-        if "=" not in item:
-            from .errors import AnalysisError
-
-            raise AnalysisError(f"--arm {item!r}: expected LABEL=TYPE, e.g. 'Tai Chi=flexibility_balance'")
-        k, v = item.split("=", 1)
-        opts.arm_types[k.strip()] = v.strip()
-    _print_import_summary(imported)
+    _print_import_summary(imported, rejected_to=rejected_to, warnings_to=warnings_to)
     return imported, analyze(imported.data, opts), study
 
 
-def _print_analysis_summary(a, file=None) -> None:
+def _print_analysis_summary(summary, file=None) -> None:
+    """The notes and the headline of a :class:`~btm.summary.Summary`: every arm, marker and visit."""
     out = file or sys.stdout
-    for n in a.notes:
+    for n in summary.notes:
         print(n, file=out)
-    if a.cohort.empty:
+    h = summary.headline
+    if h.empty:
         return
-    # each arm: baseline -> its last timepoint
-    rank = a.order.rank()
-    c = a.cohort[~a.cohort["marker"].str.contains("/")]
-    last = c.assign(_r=c["timepoint_to"].map(rank)).groupby("group")["_r"].transform("max")
-    c = c[c["timepoint_to"].map(rank) == last]
-    rows = []
-    for r in c.itertuples(index=False):
-        vs = a.between[(a.between["group"] == r.group) & (a.between["marker"] == r.marker) & (a.between["timepoint_to"] == r.timepoint_to)] if len(a.between) else pd.DataFrame()
-        rows.append({
-            "arm": r.group, "marker": r.marker, "n": r.n, "from → to": f"{r.timepoint_from} → {r.timepoint_to}",
-            "% change (95% CI)": f"{r.gm_pct_change:+.1f} ({r.gm_pct_ci_low:+.1f}, {r.gm_pct_ci_high:+.1f})" if r.n >= 2 else "",
-            "p adj": _fmt_p(r.p_adj),
-            "vs control % (95% CI)": f"{vs['pct_difference'].iat[0]:+.1f} ({vs['pct_ci_low'].iat[0]:+.1f}, {vs['pct_ci_high'].iat[0]:+.1f})" if len(vs) and pd.notna(vs['pct_difference'].iat[0]) else "",
-            "p adj vs control": _fmt_p(vs["p_adj"].iat[0]) if len(vs) else "",
-        })
+    ci = lambda e, lo, hi: f"{e:+.1f} ({lo:+.1f}, {hi:+.1f})" if pd.notna(e) and pd.notna(lo) else (f"{e:+.1f}" if pd.notna(e) else "")  # noqa: E731
+    rows = pd.DataFrame({
+        "arm": h["group"], "marker": h["marker"], "from → to": h["timepoint_from"] + " → " + h["timepoint_to"], "n": h["n"],
+        "% change (95% CI)": [ci(*v) if n >= 2 else "" for *v, n in zip(h["gm_pct_change"], h["gm_pct_ci_low"], h["gm_pct_ci_high"], h["n"], strict=True)],
+        "p adj": h["p_adj"].map(_fmt_p),
+        "vs control % (95% CI)": [ci(*v) for v in zip(h["pct_difference"], h["pct_ci_low"], h["pct_ci_high"], strict=True)],
+        "p adj vs control": h["between_p_adj"].map(_fmt_p),
+    })
     print("", file=out)
-    _print_table(pd.DataFrame(rows), file=out)
+    _print_table(rows, file=out)
+    m = summary.mixed_model
+    m = m[m["p_adj"].notna()] if len(m) else m
+    if len(m):
+        print("\narm × time over all visits (linear mixed model), p adj:", file=out)
+        for marker, sub in m.groupby("marker", sort=False):
+            vs = [cmp if cmp == "all arms" else f"{cmp} vs {summary.control}" for cmp in sub["comparison"]]
+            print(f"  {marker}: " + "; ".join(f"{c} {_fmt_p(p)}" for c, p in zip(vs, sub["p_adj"], strict=True)), file=out)
 
 
 def _fmt_p(p) -> str:
@@ -331,7 +413,8 @@ def _fmt_p(p) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-ANALYSIS_FILES = ("results.csv", "balance.csv", "changes.csv", "cohort.csv", "between_groups.csv", "evidence.csv", "rejected.csv", "run_info.txt")
+ANALYSIS_FILES = ("results.csv", "balance.csv", "changes.csv", "cohort.csv", "between_groups.csv", "evidence.csv", "rejected.csv",
+                  "warnings.csv", "run_info.txt")
 
 
 def write_analysis(a, imported, outdir: str | Path, *, inputs: list[str], outputs=None) -> list[Path]:
@@ -353,6 +436,7 @@ def write_analysis(a, imported, outdir: str | Path, *, inputs: list[str], output
     files = {
         "results.csv": a.results, "balance.csv": a.balance, "changes.csv": a.changes, "cohort.csv": a.cohort,
         "between_groups.csv": a.between, "evidence.csv": a.evidence, "rejected.csv": imported.rejected,
+        "warnings.csv": imported.warnings,
     }
     written = []
     for name, df in files.items():
@@ -378,13 +462,15 @@ def write_analysis(a, imported, outdir: str | Path, *, inputs: list[str], output
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from .io.outputs import OutputSet
+    from .summary import summarize
 
-    guard = _guard(args, [Path(args.output) / name for name in ANALYSIS_FILES], _study_of(args))
-    imported, a, _ = _run_analysis(args)
-    _print_analysis_summary(a)
-    with OutputSet(guard) as out:
-        written = write_analysis(a, imported, args.output, inputs=args.inputs, outputs=out)
-        out.commit()
+    out = Path(args.output)
+    guard = _guard(args, [out / name for name in ANALYSIS_FILES], _study_of(args))
+    imported, a, _ = _run_analysis(args, rejected_to=str(out / "rejected.csv"), warnings_to=str(out / "warnings.csv"))
+    _print_analysis_summary(summarize(a, imported))
+    with OutputSet(guard) as staged:
+        written = write_analysis(a, imported, args.output, inputs=args.inputs, outputs=staged)
+        staged.commit()
     print(f"wrote {len(written)} files to {args.output}/: " + ", ".join(p.name for p in written), file=sys.stderr)
     return 0
 
@@ -403,6 +489,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     from .io.outputs import OutputSet
     from .report import write_report
+    from .summary import summarize
 
     guard = _guard(args, [args.output], _study_of(args))
     stamp = None
@@ -411,12 +498,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
             stamp = dt.datetime.fromisoformat(args.timestamp)
         except ValueError:
             raise BTMError(f"--timestamp {args.timestamp!r}: expected an ISO date-time such as 2026-01-31T09:00:00") from None
-    imported, a, study = _run_analysis(args)
-    _print_analysis_summary(a)
+    imported, a, study = _run_analysis(args, rejected_to=f"the Rejected sheet of {args.output}",
+                                       warnings_to=f"the Warnings sheet of {args.output}")
     title = args.title or (study.title if study else None)
+    summary = summarize(a, imported, title=title or "", table1_p=args.table1_p)  # computed once: printed and written
+    _print_analysis_summary(summary)
     with OutputSet(guard) as out:
         figures = out.folder(args.figures, "figures folder") if args.figures else None
-        write_report(a, imported, out.file(args.output, "report"), figures_dir=figures, timestamp=stamp, title=title)
+        write_report(a, imported, out.file(args.output, "report"), summary=summary, figures_dir=figures, timestamp=stamp, title=title)
         out.commit()
     print(f"wrote {args.output}" + (f" and figures in {args.figures}/" if args.figures else ""), file=sys.stderr)
     return 0
@@ -431,12 +520,44 @@ def _cmd_init_study(args: argparse.Namespace) -> int:
         raise BTMError(f"{out} exists; use --force to overwrite it")
     guard = _guard(args, [out])
     imported = _import(args)
-    _print_import_summary(imported)
+    _print_import_summary(imported)  # nothing but the study file is written: the reasons are printed
     with OutputSet(guard) as staged:
         staged.text(out, study_toml(args.inputs, imported.data, base=out.parent), "study file")
         staged.commit()
     print(f"wrote {out}: check the arms, control and baseline, then run 'btm analyze {out} -o results/'", file=sys.stderr)
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:  # the web stack is imported only when 'serve' runs, so other commands stay fast
+        from .web.server import serve
+    except ImportError as exc:
+        from .errors import BTMError
+
+        raise BTMError(f"btm serve needs {exc.name or 'its web packages'}: reinstall btm (pip install btm)") from None
+    return serve(host=args.host, port=args.port, data=args.data, open_browser=not args.no_browser,
+                 max_upload_mb=args.max_upload, allow_hosts=args.allow_host)
+
+
+def _serve_parser(sub) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="a web page for lab staff: upload, check, map, report",
+        description=(
+            "Start a web page on this computer: upload spreadsheets, preview what btm reads, map columns it does not "
+            "recognise, check every rejected value, choose the options and download the Excel report. The first line "
+            "printed is the address with its access token; the page and its JSON API need that token."
+        ),
+        epilog="Example: btm serve   (then open the printed address; Ctrl+C stops it)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    p.add_argument("--data", metavar="DIR", help="workspace folder for uploads, reports and the catalog (default: btm/workspace in your data folder)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--max-upload", type=_positive_float, default=200.0, metavar="MB", help="largest upload in MB (default 200)")
+    p.add_argument("--allow-host", action="append", metavar="NAME", default=[],
+                   help="also accept this host name in the address (repeatable); localhost, 127.0.0.1 and [::1] always work")
+    p.set_defaults(func=_cmd_serve)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,19 +574,8 @@ def _positive_float(text: str) -> float:
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="btm",
-        description=(
-            "btm turns lab spreadsheets of bone turnover markers (PINP, CTX-1, BALP, osteocalcin, NTX, "
-            "TRAP-5b, PYD/DPD, ALP) into one clean table, interpretations and an Excel report."
-        ),
-        epilog="Run 'btm COMMAND --help' for the options of each command.",
-    )
-    parser.add_argument("--version", action="version", version=f"btm {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_reference_commands(sub) -> None:
+    """Subcommands markers, convert: the catalog and unit conversion."""
     p = sub.add_parser("markers", help="list the marker catalog", description="List the marker catalog.")
     p.add_argument("--format", choices=["table", "csv"], default="table", help="output format (default: table)")
     p.add_argument("--all", action="store_true", help="also show full names and synonyms")
@@ -490,6 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to-variant", help="assay variant to convert to (refused when it differs)")
     p.set_defaults(func=_cmd_convert)
 
+
+def _add_import_commands(sub) -> None:
+    """Subcommands import, interpret, ranges: reading spreadsheets and reference intervals."""
     p = sub.add_parser(
         "import",
         help="read lab spreadsheets into one tidy table",
@@ -535,6 +648,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv"], default="table")
     p.set_defaults(func=_cmd_ranges)
 
+
+def _add_trial_commands(sub) -> None:
+    """Subcommands analyze, report, init-study: trial analysis."""
     p = sub.add_parser(
         "analyze",
         help="trial statistics: per-subject change, per-arm change, arms vs control, evidence",
@@ -556,8 +672,10 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="the main job: import, interpret, analyse and write one Excel report",
         description=(
-            "Import the inputs, interpret every result, analyse the trial and write one workbook: Summary (with "
-            "charts), Results, Balance, Changes, Group statistics, Between groups, Evidence, Rejected and Methods. "
+            "Import the inputs, interpret every result, analyse the trial and write one workbook: Summary (every "
+            "visit against baseline and control, trajectory charts), Table 1, Results, Balance, Changes, Missing visits, "
+            "Group statistics, Between groups, Evidence, Rejected, Warnings and Methods. The console prints the same "
+            "headline. "
             "INPUT is spreadsheets/folders or one study file (.toml). With no options it detects the control arm, "
             "the baseline and the timepoint order, and uses the shipped reference intervals."
         ),
@@ -566,9 +684,12 @@ def build_parser() -> argparse.ArgumentParser:
     _import_args(p)
     _analysis_args(p)
     p.add_argument("-o", "--output", default="report.xlsx", help="workbook to write (default: report.xlsx)")
-    p.add_argument("--figures", metavar="DIR", help="also write PNG figures (needs matplotlib: pip install 'btm[figures]') and embed them")
+    p.add_argument("--figures", metavar="DIR", help="also write figures: PNG (300 dpi), SVG and figures.pdf with every figure "
+                   "(needs matplotlib: pip install 'btm[figures]'); the PNGs are embedded in the report")
     p.add_argument("--timestamp", metavar="ISO", help="generation time to print (default: now); fixes it for byte-identical reruns")
     p.add_argument("--title", help="report title (default: the study title or 'Bone turnover marker report')")
+    p.add_argument("--table1-p", action="store_true",
+                   help="add p-values for baseline differences between arms to Table 1 (off by default, as CONSORT advises)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser(
@@ -582,31 +703,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=_cmd_init_study)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="btm",
+        description=(
+            "btm turns lab spreadsheets of bone turnover markers (PINP, CTX-1, BALP, osteocalcin, NTX, "
+            "TRAP-5b, PYD/DPD, ALP) into one clean table, interpretations and an Excel report."
+        ),
+        epilog="Run 'btm COMMAND --help' for the options of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"btm {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_reference_commands(sub)
+    _add_import_commands(sub)
+    _add_trial_commands(sub)
+    _serve_parser(sub)
     return parser
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised as an exception so that every staged output is cleaned up on the way out."""
-
-
-def _on_sigterm(signum, frame) -> None:
-    raise _Terminated()
-
-
-class _Printable:
-    """A text stream that shows control characters from the data as escapes (``\\x1b``), so a label
-    holding a terminal escape sequence is never echoed raw; newlines and tabs are kept."""
-
-    _TABLE = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]}
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        return self.stream.write(text.translate(self._TABLE))
-
-    def __getattr__(self, name: str):
-        return getattr(self.stream, name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -616,21 +730,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Printable(sys.stdout), _Printable(sys.stderr)
-    try:
-        old = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread: no handler to install
-        old = None
-    try:
+    from ._console import command_environment
+
+    with command_environment():  # data-born control characters escaped; SIGTERM cleans up like Ctrl-C
         return _run(args)
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
-        sys.stdout, sys.stderr = streams
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ._console import Terminated
+
     try:
         return int(args.func(args) or 0)
     except BTMError as exc:
@@ -638,7 +746,7 @@ def _run(args: argparse.Namespace) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except _Terminated:
+    except Terminated:
         print("error: terminated (SIGTERM); outputs are written whole or not at all", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -14,14 +14,21 @@ builtin exception that fits (as pint does), so callers may catch either::
     ├── RangesError(BTMError, ValueError)             an invalid reference-interval file
     ├── StrictModeError(BTMError, ValueError)         --strict and some values were rejected
     └── AnalysisError(BTMError, ValueError)           the data cannot support the analysis asked for
+        └── OptionError                               an option value that is not allowed
 
 The command line catches ``BTMError`` only in ``btm.cli.main``, prints one line
 ``error: <message>`` and exits with status 1.
+
+Every error survives a process boundary (worker pools and the web app pickle exceptions):
+:meth:`BTMError.__reduce__` rebuilds it with its message and its fields (``path``, ``marker``,
+...) without calling ``__init__`` again, whatever that ``__init__``'s signature is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "AnalysisError",
@@ -29,6 +36,7 @@ __all__ = [
     "FileTooLargeError",
     "InputFileError",
     "MappingError",
+    "OptionError",
     "RangesError",
     "StrictModeError",
     "UnitConversionError",
@@ -38,11 +46,22 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[BTMError], args: tuple[Any, ...], state: dict[str, Any]) -> BTMError:
+    """Unpickle an error: the same class, message (``args``) and fields, without ``__init__``."""
+    err = cls.__new__(cls)
+    BaseException.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
 class BTMError(Exception):
     """Base class of every error raised by btm on purpose."""
 
     def __str__(self) -> str:  # KeyError quotes its message; we do not want that.
         return str(self.args[0]) if self.args else self.__class__.__name__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class UnknownMarkerError(BTMError, KeyError):
@@ -126,3 +145,15 @@ class StrictModeError(BTMError, ValueError):
 
 class AnalysisError(BTMError, ValueError):
     """The data cannot support the requested analysis."""
+
+
+class OptionError(AnalysisError):
+    """An option value that is not one of the allowed values (named by its parameter)."""
+
+    def __init__(self, parameter: str, value: Any, allowed: Sequence[str] = (), reason: str = "") -> None:
+        self.parameter = parameter
+        self.value = value
+        self.allowed = tuple(allowed)
+        self.reason = reason or (f"must be one of {', '.join(self.allowed)}" if self.allowed else "is not allowed")
+        named = f"{parameter} {value!r}" if parameter.startswith("-") else f"{parameter}={value!r}"  # a flag, or a parameter
+        super().__init__(f"{named}: {self.reason}")

@@ -36,11 +36,14 @@ __all__ = [
     "BETWEEN_COLUMNS",
     "COHORT_COLUMNS",
     "adjust_pvalues",
+    "ancova",
     "between_groups",
     "cohort_stats",
+    "describe_methods",
     "dz_confidence_interval",
     "lmm_random_intercept",
     "mixed_model_tests",
+    "pearson_r",
     "t_test_from_summary",
 ]
 
@@ -48,12 +51,14 @@ COHORT_COLUMNS = [
     "group", "marker", "specimen", "unit", "timepoint_from", "timepoint_to", "n", "n_censored_excluded", "n_other_excluded",
     "mean_from", "sd_from", "mean_to", "sd_to", "gmr", "gmr_ci_low", "gmr_ci_high", "gm_pct_change", "gm_pct_ci_low",
     "gm_pct_ci_high", "median_pct_change", "q1_pct_change", "q3_pct_change", "test", "statistic", "df", "p",
-    "d_z", "d_z_ci_low", "d_z_ci_high", "p_adj", "adjust_method", "n_rcv", "share_up_rcv", "share_down_rcv", "note",
+    "effect_size", "d_z", "d_z_ci_low", "d_z_ci_high", "r_pre_post", "p_adj", "adjust_method", "n_rcv", "share_up_rcv",
+    "share_down_rcv", "note",
 ]
 BETWEEN_COLUMNS = [
     "group", "control", "marker", "specimen", "unit", "timepoint_from", "timepoint_to", "n_group", "n_control",
-    "test", "estimate_label", "estimate", "ci_low", "ci_high", "pct_difference", "pct_ci_low", "pct_ci_high",
-    "statistic", "df", "p", "p_adj", "adjust_method", "note",
+    "adj_gm_group", "adj_gm_group_ci_low", "adj_gm_group_ci_high", "adj_gm_control", "adj_gm_control_ci_low",
+    "adj_gm_control_ci_high", "test", "estimate_label", "estimate", "ci_low", "ci_high", "pct_difference", "pct_ci_low",
+    "pct_ci_high", "statistic", "df", "p", "p_adj", "adjust_method", "note",
 ]
 TESTS = {"t": "paired t-test on log values", "wilcoxon": "Wilcoxon signed-rank test on log ratios"}
 BETWEEN_TESTS = {
@@ -62,6 +67,52 @@ BETWEEN_TESTS = {
     "mannwhitney": "Mann-Whitney U test on % change",
 }
 ADJUST = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+EFFECT_SIZE = "Cohen's d_z"
+
+# What each method does, in words, next to the code that does it (the report's Methods sheet quotes these).
+METHODS = {
+    "within": (
+        "Geometric mean ratio = exp(mean ln(to/from)) over the subjects with a value at both timepoints, with a "
+        "t-based 95% CI; % change = (ratio − 1) × 100. Test: {test} (two-sided)."
+    ),
+    "effect_size": (
+        "Effect size Cohen's d_z = mean / SD of ln(to/from) (the paired-differences d, not d_av), 95% CI by inverting "
+        "the noncentral t distribution. r(pre, post) = Pearson correlation of ln(from) and ln(to), reported so that "
+        "d_z can be converted to other paired effect sizes (d_av = d_z·√(2(1 − r)) when the SDs are equal; Lakens 2013, "
+        "Front Psychol 4:863)."
+    ),
+    "adjust": (
+        "p-values adjusted with the {adjust} method ({adjust_source}) across the markers of one arm and timepoint pair "
+        "(within-arm change) and across the markers of one comparison (arm vs control); ratios form their own family."
+    ),
+    "ancova": (
+        "ANCOVA on log values (Vickers & Altman 2001, BMJ 323:1123): ln(follow-up) = a + b·ln(baseline) + c·arm, fitted by "
+        "ordinary least squares for each arm with the control arm; exp(c) is the ratio of geometric means arm/control "
+        "adjusted for baseline, shown as % difference = (exp(c) − 1) × 100 with its 95% CI. Adjusted (estimated marginal) "
+        "geometric means of the arm and of control = exp(a + b·mean ln(baseline) [+ c]) at the mean log baseline of the two "
+        "arms, each with its 95% CI; their quotient is the ratio."
+    ),
+    "welch": "Welch t-test on ln(follow-up/baseline) between the arm and control; the ratio of geometric mean changes with its 95% CI.",
+    "mannwhitney": "Mann-Whitney U test on the % changes of the arm and of control; the difference in median % change (no CI).",
+    "mixed_model": (
+        "With three or more timepoints: a linear mixed model ln(value) ~ arm × timepoint with a random intercept per "
+        "subject, fitted by maximum likelihood; the arm × time interaction is tested by a likelihood-ratio test, for all "
+        "arms together and for each arm against control (rows 'all timepoints' on the Between groups sheet). Arms that do "
+        "not share their visit labels get no test."
+    ),
+}
+ADJUST_SOURCES = {"holm": "Holm 1979, Scand J Stat 6:65", "bh": "Benjamini & Hochberg 1995, J R Stat Soc B 57:289"}
+
+
+def describe_methods(*, test: str = "t", adjust: str = "holm", between: str = "ancova") -> dict[str, str]:
+    """The statistical methods of an analysis in words: within arm, effect size, adjustment, between arms, mixed model."""
+    return {
+        "Change within an arm": METHODS["within"].format(test=TESTS.get(test, test)),
+        "Effect size": METHODS["effect_size"],
+        "Multiple testing": METHODS["adjust"].format(adjust=ADJUST.get(adjust, adjust), adjust_source=ADJUST_SOURCES.get(adjust, "")),
+        "Arm against control": METHODS.get(between, BETWEEN_TESTS.get(between, between)),
+        "Repeated measures": METHODS["mixed_model"],
+    }
 
 
 def adjust_pvalues(p: Sequence[float], method: str = "holm") -> np.ndarray:
@@ -139,6 +190,19 @@ def _sd(x: np.ndarray) -> float:
     return float(np.std(x, ddof=1)) if len(x) > 1 else math.nan
 
 
+def pearson_r(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation (NaN with fewer than 3 pairs or no spread).
+
+    >>> round(pearson_r(np.array([1.0, 2, 3, 4]), np.array([1.0, 3, 2, 5])), 4)
+    0.8
+    """
+    if len(x) < 3:
+        return math.nan
+    dx, dy = x - x.mean(), y - y.mean()
+    den = math.sqrt(float(dx @ dx) * float(dy @ dy))
+    return float(dx @ dy) / den if den > 0 else math.nan
+
+
 def cohort_stats(changes: pd.DataFrame, *, test: str = "t", adjust: str = "holm") -> pd.DataFrame:
     """Within-arm statistics per marker and timepoint pair from a changes table.
 
@@ -201,12 +265,12 @@ def cohort_stats(changes: pd.DataFrame, *, test: str = "t", adjust: str = "holm"
                     notes.append("no non-zero change: no test")
             dz = mean / sd if sd > 0 else math.nan
             lo, hi = dz_confidence_interval(dz, n)
-            row.update(d_z=dz, d_z_ci_low=lo, d_z_ci_high=hi)
+            row.update(effect_size=EFFECT_SIZE, d_z=dz, d_z_ci_low=lo, d_z_ci_high=hi, r_pre_post=pearson_r(np.log(a), np.log(b)))
         else:
             notes.append("fewer than 2 complete pairs: no statistics")
             row.update(gmr=math.nan, gmr_ci_low=math.nan, gmr_ci_high=math.nan, median_pct_change=math.nan,
                        q1_pct_change=math.nan, q3_pct_change=math.nan, statistic=math.nan, df=math.nan, p=math.nan,
-                       d_z=math.nan, d_z_ci_low=math.nan, d_z_ci_high=math.nan)
+                       effect_size="", d_z=math.nan, d_z_ci_low=math.nan, d_z_ci_high=math.nan, r_pre_post=math.nan)
         for k in ("gmr", "gmr_ci_low", "gmr_ci_high"):
             row[k.replace("gmr", "gm_pct_change") if k == "gmr" else k.replace("gmr", "gm_pct")] = (row[k] - 1) * 100
         row["test"] = TESTS[test]
@@ -236,11 +300,17 @@ def cohort_stats(changes: pd.DataFrame, *, test: str = "t", adjust: str = "holm"
 
 
 def ancova(log_to: np.ndarray, log_from: np.ndarray, arm: np.ndarray) -> dict[str, float]:
-    """OLS of ln(follow-up) on ln(baseline) and an arm indicator: the arm coefficient and its inference."""
+    """OLS of ln(follow-up) on ln(baseline) and an arm indicator: the arm coefficient and its inference.
+
+    Also the estimated marginal means (emmeans' "adjusted means") of the arm (indicator 1) and of
+    control (0) at the mean ln(baseline) of both, on the log scale with t-based 95 % CIs:
+    ``emm_group``, ``emm_group_lo``, ``emm_group_hi``, ``emm_control``, ... (exp gives geometric means).
+    """
     n = len(log_to)
     X = np.column_stack([np.ones(n), log_from, arm.astype(float)])
     df = n - X.shape[1]
-    nan = {"coef": math.nan, "se": math.nan, "t": math.nan, "df": float(df), "p": math.nan, "lo": math.nan, "hi": math.nan}
+    nan = {"coef": math.nan, "se": math.nan, "t": math.nan, "df": float(df), "p": math.nan, "lo": math.nan, "hi": math.nan,
+           **{f"emm_{k}{e}": math.nan for k in ("group", "control") for e in ("", "_lo", "_hi")}}
     if df < 1 or np.linalg.matrix_rank(X) < X.shape[1]:  # e.g. every baseline value the same: no slope to adjust by
         return {**nan, "note": "the baseline values do not vary (singular design): no ANCOVA estimate"}
     beta, *_ = np.linalg.lstsq(X, log_to, rcond=None)
@@ -252,8 +322,18 @@ def ancova(log_to: np.ndarray, log_from: np.ndarray, arm: np.ndarray) -> dict[st
     se = math.sqrt(cov[2, 2])
     t = beta[2] / se
     p = 2 * stats.t.sf(abs(t), df)
-    half = stats.t.ppf(0.975, df) * se
-    return {"coef": float(beta[2]), "se": se, "t": float(t), "df": float(df), "p": float(p), "lo": float(beta[2] - half), "hi": float(beta[2] + half)}
+    tcrit = stats.t.ppf(0.975, df)
+    half = tcrit * se
+    out = {"coef": float(beta[2]), "se": se, "t": float(t), "df": float(df), "p": float(p), "lo": float(beta[2] - half), "hi": float(beta[2] + half)}
+    mean_from = float(np.mean(log_from))
+    for name, indicator in (("group", 1.0), ("control", 0.0)):
+        x = np.array([1.0, mean_from, indicator])
+        est, se_x = float(x @ beta), math.sqrt(float(x @ cov @ x))
+        out.update({f"emm_{name}": est, f"emm_{name}_lo": est - tcrit * se_x, f"emm_{name}_hi": est + tcrit * se_x})
+    return out
+
+
+_ADJ_GM = [c for c in BETWEEN_COLUMNS if c.startswith("adj_gm_")]
 
 
 def between_groups(
@@ -269,7 +349,10 @@ def between_groups(
     -------
     DataFrame with :data:`BETWEEN_COLUMNS`: ``estimate`` is the ratio of geometric means
     (arm / control, baseline-adjusted) for ANCOVA, the ratio of geometric mean ratios for Welch,
-    and the difference in median % change for Mann–Whitney.
+    and the difference in median % change for Mann–Whitney. For ANCOVA also the adjusted
+    (estimated marginal) geometric means of the arm and of control with 95 % CIs
+    (``adj_gm_group``, ``adj_gm_control`` and their ``_ci_low``/``_ci_high``), at the mean log
+    baseline of the two arms: ``adj_gm_group / adj_gm_control == estimate``.
     """
     if method not in BETWEEN_TESTS:
         raise AnalysisError(f"unknown between-arm method {method!r}; use ancova, welch or mannwhitney")
@@ -299,6 +382,8 @@ def between_groups(
                            (both["group"] == arm).to_numpy())
                 row.update(estimate_label="ratio of geometric means, arm/control, adjusted for baseline", estimate=math.exp(r["coef"]),
                            ci_low=math.exp(r["lo"]), ci_high=math.exp(r["hi"]), statistic=r["t"], df=r["df"], p=r["p"], note=r.get("note", ""))
+                row.update({f"adj_gm_{k}{s}": math.exp(r[f"emm_{k}{e}"]) for k in ("group", "control")
+                            for s, e in (("", ""), ("_ci_low", "_lo"), ("_ci_high", "_hi"))})
             elif method == "welch":
                 x, y = tr["log_ratio"].to_numpy(dtype=float), ctrl["log_ratio"].to_numpy(dtype=float)
                 r = stats.ttest_ind(x, y, equal_var=False)
@@ -314,6 +399,8 @@ def between_groups(
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=BETWEEN_COLUMNS)
+    for c in _ADJ_GM:
+        out[c] = out[c].astype(float) if c in out else np.nan
     ratio = out["estimate_label"].str.startswith("ratio")
     for a, b in (("estimate", "pct_difference"), ("ci_low", "pct_ci_low"), ("ci_high", "pct_ci_high")):
         out[b] = np.where(ratio, (out[a] - 1) * 100, np.nan)
@@ -404,6 +491,12 @@ def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: s
                 row.update(statistic=math.nan, df=math.nan, p=math.nan, note="needs two arms and two timepoints")
                 rows.append(row)
                 continue
+            visits = sub.groupby("group", sort=False)["timepoint"].agg(frozenset)
+            if visits.nunique() > 1:  # an arm × time interaction needs the same visits in every arm
+                own = "; ".join(f"{g}: {', '.join(t for t in order if t in v)}" for g, v in visits.items())
+                row.update(statistic=math.nan, df=math.nan, p=math.nan, note=f"arms do not have the same visits ({own}): no test")
+                rows.append(row)
+                continue
             y = np.log(sub["value"].to_numpy(dtype=float))
             if np.ptp(y) == 0:  # every value the same: the likelihood has no maximum to compare (and no test means anything)
                 row.update(statistic=math.nan, df=math.nan, p=math.nan, note="all values identical: no model fitted")
@@ -424,7 +517,7 @@ def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: s
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=BETWEEN_COLUMNS)
-    for c in ("pct_difference", "pct_ci_low", "pct_ci_high"):
+    for c in ("pct_difference", "pct_ci_low", "pct_ci_high", *_ADJ_GM):
         out[c] = np.nan
     out["p_adj"] = np.nan
     for _, idx in out.groupby("group", sort=False).groups.items():

@@ -71,7 +71,10 @@ def test_designed_effects_are_found(trial):
 def test_evidence_annotations(trial):
     _, a = trial
     ev = a.evidence.set_index(["group", "marker"])
-    assert set(ev["verdict"]) <= {"consistent", "inconsistent", "mixed evidence", "no published expectation", "control arm", "not estimable"}
+    from btm.evidence import VERDICTS
+
+    assert set(ev["verdict"]) <= set(VERDICTS)
+    assert ev.loc[("Impact", "BALP"), "verdict"] != "inconsistent"  # issue #12: a 2-week trial in young women does not apply
     assert ev.loc[("Resistance", "OCN"), "verdict"] == "consistent"
     assert ev.loc[("Resistance", "OCN"), "citations"]
     assert ev.loc[("Control", "PINP"), "verdict"] == "control arm"
@@ -127,7 +130,7 @@ def test_study_file_round_trip(tmp_path, trial):
     study = tmp_path / "study.toml"
     study.write_text(text, encoding="utf-8")
     s = load_study(study)
-    assert s.options.control == "Control" and s.options.timepoint_order == ["Baseline", "Week 6", "Week 12"]
+    assert s.options.control == "Control" and s.options.timepoint_order == ("Baseline", "Week 6", "Week 12")
     assert s.options.arm_types["Tai Chi"] == "flexibility_balance"
     _, _, again = run_study(study)
     pd.testing.assert_frame_equal(again.cohort, a.cohort)

@@ -7,6 +7,7 @@ reader's spreadsheet program would see them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -189,21 +190,23 @@ def test_sheets_in_order(wb):
 def test_every_sheet_has_frozen_header_and_autofilter(wb, name):
     ws = wb[name]
     assert ws.freeze_panes is not None, f"{name}: no frozen header"
-    assert ws.auto_filter.ref, f"{name}: no autofilter"
+    if name != "Table 1":  # a publication table, not a list to filter
+        assert ws.auto_filter.ref, f"{name}: no autofilter"
 
 
 @pytest.mark.parametrize("name", TABLE_SHEETS, ids=TABLE_SHEETS)
 def test_table_sheets_header_in_row_1_and_page_setup(wb, name):
     ws = wb[name]
-    assert ws.freeze_panes in ("A2", "B2")
+    assert ws.freeze_panes in ("A2", "B2", "C2")
     assert ws.auto_filter.ref.startswith("A1:")
     assert ws.page_setup.orientation == "landscape"
     # one page wide (1 is the OOXML default, so it may be omitted), as many pages tall as needed;
     # the wide data sheets print two pages wide with their first three (id) columns on every page
     assert ws.sheet_properties.pageSetUpPr.fitToPage
-    repeat = {"Results": "$A:$C", "Balance": "$A:$C", "Changes": "$A:$C", "Group statistics": "$A:$B", "Between groups": "$A:$B"}
+    repeat = {"Results": "$A:$C", "Balance": "$A:$C", "Changes": "$A:$C", "Group statistics": "$A:$B", "Between groups": "$A:$B",
+              "Evidence": "$A:$B"}
     wide = name in repeat
-    assert ws.page_setup.fitToWidth in ((2,) if wide else (None, 1)) and ws.page_setup.fitToHeight == 0
+    assert ws.page_setup.fitToWidth in (((3,) if name == "Evidence" else (2,)) if wide else (None, 1)) and ws.page_setup.fitToHeight == 0
     assert not ws.print_options.gridLines
     if name != "Figures":
         assert ws.print_title_rows == "$1:$1"  # the header repeats on every printed page
@@ -226,9 +229,17 @@ def test_document_properties(wb):
 
 def _headline_header_row(ws) -> int:
     for r in range(1, ws.max_row + 1):
-        if ws.cell(r, 1).value == "arm" and ws.cell(r, 3).value == "marker":
+        if ws.cell(r, 1).value == "arm" and ws.cell(r, 2).value == "marker" and ws.cell(r, 4).value == "to":
             return r
     raise AssertionError("no headline table on Summary")
+
+
+def _table_rows(ws, header_row: int = 1) -> range:
+    """The rows of the table under a header: up to the first blank row."""
+    r = header_row + 1
+    while r <= ws.max_row and ws.cell(r, 1).value is not None:
+        r += 1
+    return range(header_row + 1, r)
 
 
 def test_summary_headline_equals_cohort_and_between(wb, trial):
@@ -236,7 +247,7 @@ def test_summary_headline_equals_cohort_and_between(wb, trial):
     ws = wb["Summary"]
     h = _headline_header_row(ws)
     cols = _header(ws, h)
-    r = _find_row(ws, {"arm": "Resistance", "marker": "PINP"}, header_row=h)
+    r = _find_row(ws, {"arm": "Resistance", "marker": "PINP", "to": "Week 12"}, header_row=h)
     co = _cohort_row(a, "Resistance", "PINP")
     assert ws.cell(r, cols["geometric mean % change"]).value == pytest.approx(co["gm_pct_change"], abs=1e-9)
     assert ws.cell(r, cols["95% CI low (%)"]).value == pytest.approx(co["gm_pct_ci_low"], abs=1e-9)
@@ -250,7 +261,7 @@ def test_summary_headline_equals_cohort_and_between(wb, trial):
     notes = " ".join(str(ws.cell(k, 1).value) for k in range(h - 3, h))
     assert co["test"] in notes and "ANCOVA" in notes
     # control rows have no comparison with control
-    rc = _find_row(ws, {"arm": "Control", "marker": "PINP"}, header_row=h)
+    rc = _find_row(ws, {"arm": "Control", "marker": "PINP", "to": "Week 12"}, header_row=h)
     assert ws.cell(rc, cols["vs control: % difference"]).value is None
 
 
@@ -275,15 +286,18 @@ def test_group_statistics_equals_cohort_and_names_tests(wb, trial):
     assert ws.cell(r, cols["geometric mean % change"]).value == pytest.approx(co["gm_pct_change"], abs=1e-9)
     # stored unrounded (XlsxWriter writes 16 significant digits: the last bit of a double may differ)
     assert ws.cell(r, cols["p"]).value == pytest.approx(co["p"], rel=1e-15, abs=0)
-    assert ws.max_row - 1 == len(a.cohort)
+    ratios = a.cohort["marker"].str.contains("/")
+    assert len(_table_rows(ws)) == (~ratios).sum()  # the markers; the ratios in a block of their own below
+    ratio_rows = [r for r in range(1, ws.max_row + 1) if "/" in str(ws.cell(r, cols["marker"]).value)]
+    assert len(ratio_rows) == ratios.sum() and min(ratio_rows) > max(_table_rows(ws)) + 1
     # each p-value beside the name of its test, and p adj beside its adjustment
     assert cols["test"] == cols["p"] - 1 and cols["p adjustment"] == cols["p adj"] + 1
     assert ws.cell(r, cols["test"]).value == "paired t-test on log values"
     ws_b = wb["Between groups"]
     cb = _header(ws_b)
     assert cb["test"] == cb["p"] - 1
-    assert ws_b.max_row - 1 == len(a.between)
-    tests = {ws_b.cell(k, cb["test"]).value for k in range(2, ws_b.max_row + 1)}
+    assert len(_table_rows(ws_b)) == (~a.between["marker"].str.contains("/")).sum()
+    tests = {ws_b.cell(k, cb["test"]).value for k in _table_rows(ws_b)}
     assert any(t.startswith("ANCOVA") for t in tests) and any(t.startswith("linear mixed model") for t in tests)
 
 
@@ -317,7 +331,7 @@ def test_numbers_are_numeric_cells_with_display_formats(wb):
     assert all(c.data_type == "n" and isinstance(c.value, int | float) for c in values)
     gs = wb["Group statistics"]
     g = _header(gs)
-    p_cells = [gs.cell(r, g["p adj"]) for r in range(2, gs.max_row + 1)]
+    p_cells = [gs.cell(r, g["p adj"]) for r in _table_rows(gs)]
     assert all(c.data_type == "n" for c in p_cells)
     assert {c.number_format for c in p_cells} == {P_FORMAT}
     assert gs.cell(2, g["geometric mean % change"]).number_format == PCT_FORMAT
@@ -345,7 +359,7 @@ def test_methods_lists_hashes_intervals_rcv_and_glossaries(wb, trial):
     for code in FLAGS:
         assert code in text
     _, a = trial
-    assert a.changes["rcv_source"].dropna().iloc[0] in text
+    assert a.changes.loc[a.changes["rcv_up_pct"].notna(), "rcv_source"].iloc[0] in text
     for source in a.results["ref_source"].dropna().unique():
         if source:
             assert source in text
@@ -357,7 +371,7 @@ def test_evidence_and_recommendations(wb, trial):
 
     _, a = trial
     ev = wb["Evidence"]
-    assert ev.max_row - 1 == len(a.evidence)
+    assert len(_table_rows(ev)) == (~a.evidence["marker"].str.contains("/")).sum()
     cols = _header(ev)
     r = _find_row(ev, {"arm": "Resistance", "marker": "OCN"})
     assert ev.cell(r, cols["verdict"]).value == "consistent"
@@ -390,18 +404,25 @@ def test_conditional_formats_on_status_and_direction(wb):
 
 def test_native_charts_on_summary_read_chart_data(wb, built):
     ws = wb["Summary"]
-    assert len(ws._charts) == 5 + 1  # one per marker and the balance index
+    assert len(ws._charts) == 5 + 1  # a trajectory per marker and the balance index
     with zipfile.ZipFile(built[0]) as z:
         charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) == 6
-    assert sum("<c:errBars>" in c and "'Chart data'!" in c for c in charts) == 5
+    trajectories = [c for c in charts if "<c:errBars>" in c and "'Chart data'!" in c]
+    assert len(trajectories) == 5
+    # one line per arm, every visit on the category axis
+    assert all(c.count("<c:ser>") == 5 and "<c:lineChart>" in c for c in trajectories)
     cd = wb["Chart data"]
     cols = _header(cd)
-    r = _find_row(cd, {"marker": "PINP", "arm": "Resistance"})
+    for visit in ("Baseline", "Week 6", "Week 12"):
+        _find_row(cd, {"marker": "PINP", "arm": "Resistance", "visit": visit})
+    r = _find_row(cd, {"marker": "PINP", "arm": "Resistance", "visit": "Week 6"})
     pct = cd.cell(r, cols["geometric mean % change"]).value
     assert cd.cell(r, cols["error bar plus (%)"]).value == pytest.approx(
         cd.cell(r, cols["95% CI high (%)"]).value - pct
     )
+    base = _find_row(cd, {"marker": "PINP", "arm": "Resistance", "visit": "Baseline"})
+    assert cd.cell(base, cols["geometric mean % change"]).value == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,19 +437,29 @@ def test_rejected_sheet_says_none(wb):
 def test_rejected_sheet_lists_every_rejected_value(with_rejections):
     imported, wb = with_rejections
     ws = wb["Rejected"]
-    cols = _header(ws)
-    assert ws.max_row - 1 == len(imported.rejected)
-    raw = {ws.cell(r, cols["raw text"]).value for r in range(2, ws.max_row + 1)}
+    # the grouped view first (file × column × reason, with a count), then every value
+    assert ws["A1"].value.startswith("Rejected values by file, column and reason")
+    grouped = _header(ws, 2)
+    assert {"source file", "source column", "values", "examples"} <= set(grouped)
+    assert sum(ws.cell(r, grouped["values"]).value for r in range(3, 3 + len(imported.rejected)) if ws.cell(r, grouped["values"]).value) == len(imported.rejected)
+    h = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "subject" and ws.cell(r, 2).value == "visit")
+    cols = _header(ws, h)
+    assert ws.max_row - h == len(imported.rejected)
+    raw = {ws.cell(r, cols["raw text"]).value for r in range(h + 1, ws.max_row + 1)}
     assert {"4o.2", "n/a", "see comment"} <= raw
-    r = _find_row(ws, {"raw text": "4o.2"})
+    r = _find_row(ws, {"raw text": "4o.2"}, header_row=h)
     assert ws.cell(r, cols["source row"]).value == 13 and ws.cell(r, cols["source file"]).value.endswith(
         "handtyped_lab_sheet.xlsx"
     )
     assert "not a number" in ws.cell(r, cols["reason"]).value
+    # subject and visit from the other (loaded) values of the same row of the input
+    row13 = imported.data[(imported.data["source_row"] == 13) & imported.data["source_file"].str.endswith("handtyped_lab_sheet.xlsx")]
+    assert ws.cell(r, cols["subject"]).value == row13["subject_id"].iloc[0]
+    assert ws.cell(r, cols["visit"]).value == row13["timepoint"].iloc[0]
     warnings = wb["Warnings"]
     text = " ".join(str(c.value) for row in warnings.iter_rows() for c in row if c.value)
     assert "ambiguous date" in text
-    glance = {wb["Summary"].cell(r, 1).value: wb["Summary"].cell(r, 2).value for r in range(1, 20)}
+    glance = {wb["Summary"].cell(r, 1).value: wb["Summary"].cell(r, 2).value for r in range(1, 25)}
     assert glance["Rejected values"] == len(imported.rejected)
 
 
@@ -478,8 +509,8 @@ def test_same_timestamp_gives_identical_bytes(built, trial, tmp_path):
     imported, a = trial
     again = write_report(a, imported, tmp_path / "again.xlsx", figures_dir=tmp_path / "figs", timestamp=STAMP)
     assert again.read_bytes() == built[0].read_bytes()
-    first = sorted(built[1].glob("*.png"))
-    assert [p.name for p in first] == sorted(p.name for p in (tmp_path / "figs").glob("*.png"))
+    first = sorted(p for p in built[1].iterdir() if p.suffix in (".png", ".svg", ".pdf"))
+    assert [p.name for p in first] == sorted(p.name for p in (tmp_path / "figs").iterdir())
     for p in first:
         assert p.read_bytes() == (tmp_path / "figs" / p.name).read_bytes(), p.name
 
@@ -499,9 +530,18 @@ def test_other_timestamp_changes_only_the_timestamp_cells(plain_pair):
 
 
 def test_figures_written_and_embedded(built, wb):
+    from PIL import Image
+
     pngs = sorted(built[1].glob("*.png"))
-    assert len(pngs) == 2 * 5
+    assert len(pngs) == 2 * 5  # per marker: each subject at every visit, and the trajectory by arm
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5_000 for p in pngs)
+    for p in pngs:
+        with Image.open(p) as im:
+            assert round(im.info["dpi"][0]) == 300
+        svg = p.with_suffix(".svg").read_text(encoding="utf-8")
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    pdf = (built[1] / "figures.pdf").read_bytes()
+    assert pdf[:5] == b"%PDF-" and len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == len(pngs)  # one page per figure
     assert len(wb["Figures"]._images) == len(pngs)
     ws = wb["Figures"]
     assert {ws.cell(r, 4).value for r in range(2, len(pngs) + 2)} == {p.name for p in pngs}
@@ -528,7 +568,7 @@ def test_no_control_arm(trial, tmp_path):
     assert wb["Between groups"]["A2"].value.startswith("none")
     ws = wb["Summary"]
     h = _headline_header_row(ws)
-    r = _find_row(ws, {"arm": "Resistance", "marker": "PINP"}, header_row=h)
+    r = _find_row(ws, {"arm": "Resistance", "marker": "PINP", "to": "Week 12"}, header_row=h)
     assert ws.cell(r, _header(ws, h)["vs control: % difference"]).value is None
     assert len(ws._charts) == 6
 
@@ -570,3 +610,40 @@ def test_libreoffice_converts_the_report_to_pdf(plain_pair, tmp_path):
     assert pdf.exists()
     data = pdf.read_bytes()
     assert data[:5] == b"%PDF-" and len(data) > 50_000
+
+
+@pytest.mark.skipif(
+    (shutil.which("soffice") is None and shutil.which("libreoffice") is None) or shutil.which("pdftotext") is None,
+    reason="LibreOffice or pdftotext not installed",
+)
+def test_libreoffice_pdf_reads_page_by_page(plain_pair, tmp_path):
+    """Every printed page carries its sheet and number; the first pages are the Summary, then Table 1."""
+    exe = shutil.which("soffice") or shutil.which("libreoffice")
+    src = plain_pair[0]
+    subprocess.run([exe, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(tmp_path), str(src)], check=True, timeout=180, capture_output=True)
+    pdf = tmp_path / (src.stem + ".pdf")
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split("\f")
+    pages = [p for p in pages if p.strip()]
+    n = len(pages)
+    sheets = []
+    for k, page in enumerate(pages, start=1):
+        m = re.search(rf"Bone turnover marker report\s+(.+?)\s+page {k} of {n}", page)
+        assert m, f"page {k}: no footer"
+        sheets.append(m.group(1).strip())
+    assert sheets[0] == "Summary" and "Headline: change from baseline at every visit" in pages[0]
+    first_table1 = sheets.index("Table 1")
+    assert "Characteristic" in pages[first_table1] and "geometric mean (GSD)" in pages[first_table1]
+    assert [s for s in dict.fromkeys(sheets)] == [s for s in SHEETS if s != "Figures"]
+
+
+def test_text_cells_are_left_aligned_with_an_indent(wb):
+    """Text never touches a right-aligned number in the column before it (``1.000Holm`` in print):
+    LibreOffice honours an indent only with an explicit left alignment."""
+    for name in ("Group statistics", "Between groups", "Balance", "Evidence", "Summary"):
+        ws = wb[name]
+        texts = [c for row in ws.iter_rows(min_row=2, max_row=min(ws.max_row, 60)) for c in row
+                 if c.data_type == "s" and c.value and not c.font.b and c.row > 1]
+        body = [c for c in texts if c.alignment.indent]
+        assert body, name
+        assert all(c.alignment.horizontal == "left" and c.alignment.indent >= 1 for c in body), name

@@ -12,10 +12,10 @@ from ..units import CanonicalValues, to_canonical
 __all__ = ["SIGNIFICANT_DIGITS", "convert", "round_significant"]
 
 
-def convert(values: np.ndarray, units: Any, marker: str, specimen: str | None) -> tuple[CanonicalValues, np.ndarray, np.ndarray]:
+def convert(values: np.ndarray, units: Any, marker: str, specimen: str | None, *, variant: str = "") -> tuple[CanonicalValues, np.ndarray, np.ndarray]:
     """(the conversion, the values converted and rounded, the error per value: "" when converted)."""
     with np.errstate(over="ignore", under="ignore"):  # an overflow is refused below, with its reason
-        cv = to_canonical(values, units, marker=marker, specimen=specimen)
+        cv = to_canonical(values, units, marker=marker, specimen=specimen, variant=variant)
     value, error = _checked_conversion(np.asarray(values, dtype=float), cv.value, cv.error, cv.unit)
     return cv, value, error
 

@@ -91,7 +91,7 @@ def load_sheet(
     uncached = {(r - layout.data_start, c): f for r, c, f in raw.uncached_formulas if layout.data_start <= r < stop}
     ctx = SheetContext(
         raw=raw, layout=layout, mapping=sm, problems=problems, counts=Counts(), grid=grid,
-        meta=_meta(raw, layout, grid, problems, dayfirst=dayfirst, row_index=row_index),
+        meta=_meta(raw, layout, _with_codes(raw, layout, grid, sm, problems), problems, dayfirst=dayfirst, row_index=row_index),
         decimal=decimal or _detect_decimal(layout, grid),
         lods=dict(sm.lod) if sm else {}, uncached=uncached, row_index=row_index,
     )
@@ -270,10 +270,34 @@ def _meta(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, problems: Proble
         else:
             empty = subj == ""
             subj[empty] = alt[empty]
+    if subj is None and layout.id_from_row:
+        subj = ("row " + pd.Series(np.arange(n) + first).astype(str)).to_numpy(dtype=object)
     if subj is not None:
         out["subject_id"] = subj
     out.pop("mrn", None)
     return out
+
+
+def _with_codes(raw: RawSheet, layout: SheetLayout, grid: np.ndarray, sm: SheetMapping | None, problems: Problems) -> np.ndarray:
+    """The grid with the mapping's code maps applied (``[sheets.values] sex = { 1 = "M", 2 = "F" }``).
+
+    A code the map does not list is kept as written and warned about once per code.
+    """
+    if sm is None or not sm.values:
+        return grid
+    for key, codes in sm.values.items():
+        col = layout.by_role(key) or next((c for c in layout.columns if c.header.casefold() == key.strip().casefold()), None)
+        if col is None:
+            problems.add("warning", raw.source, raw.sheet, None, key, "", f"[sheets.values] {key!r}: no such column in this sheet")
+            continue
+        texts = pd.Series(_text_column(grid, col.index))
+        mapped = texts.map(codes)
+        grid[:, col.index] = np.where(mapped.notna(), mapped, texts).astype(object)
+        missing = texts[mapped.isna() & (texts != "")]
+        for code, k in missing.value_counts().items():
+            problems.add("warning", raw.source, raw.sheet, None, col_label(col), str(code),
+                         f"code {code!r} is not in the mapping's values for {key!r} ({k} row(s)); kept as written")
+    return grid
 
 
 def _specimen_word(s: str) -> str:
@@ -331,18 +355,23 @@ def _resolve_values(ctx: SheetContext, v: _Values, lod: float | None) -> dict[st
         specimens = [v.specimen]
     else:
         specimens = pd.unique(spec[ok])
+    var = np.broadcast_to(np.asarray(v.variant, dtype=object), (n,))
     for s in specimens:
-        sel = ok & (spec == s) if np.ndim(v.specimen) else ok
-        cv, converted, errors = convert(p.value[sel], conv_units if isinstance(conv_units, str) else conv_units[sel], v.marker, s or None)
-        value[sel], unit_out[sel], spec_out[sel], kind_out[sel] = converted, cv.unit, cv.specimen, cv.kind
-        bad = errors != ""
-        if bad.any():
-            idx = np.flatnonzero(sel)[bad]
-            errs = errors[bad]
-            for k, e in zip(idx, errs, strict=True):
-                if e == "no unit given":
-                    e = f"no unit for {v.marker} ({v.unit_origin}): add it to the header, e.g. '{v.marker} (µg/L)', a units row, or the mapping"
-                status[k], reason[k] = REJECTED, e
+        in_s = ok & (spec == s) if np.ndim(v.specimen) else ok
+        # the assay variant decides some conversions (molar PINP/OCN only for the intact form)
+        for w in (pd.unique(var[in_s]) if np.ndim(v.variant) else [v.variant]):
+            sel = in_s & (var == w) if np.ndim(v.variant) else in_s
+            units_sel = conv_units if isinstance(conv_units, str) else conv_units[sel]
+            cv, converted, errors = convert(p.value[sel], units_sel, v.marker, s or None, variant=w if isinstance(w, str) else "")
+            value[sel], unit_out[sel], spec_out[sel], kind_out[sel] = converted, cv.unit, cv.specimen, cv.kind
+            bad = errors != ""
+            if bad.any():
+                idx = np.flatnonzero(sel)[bad]
+                errs = errors[bad]
+                for k, e in zip(idx, errs, strict=True):
+                    if e == "no unit given":
+                        e = f"no unit for {v.marker} ({v.unit_origin}): add it to the header, e.g. '{v.marker} (µg/L)', a units row, or the mapping"
+                    status[k], reason[k] = REJECTED, e
     labels = np.broadcast_to(np.asarray(v.label, dtype=object), (n,))
     rej = np.flatnonzero(status == REJECTED)
     for k in rej:
@@ -390,6 +419,7 @@ def _load_wide(ctx: SheetContext) -> list[dict[str, np.ndarray]]:
         values = _Values(rows, grid[:, c.index], units, origin, c.marker, c.specimen or "", c.variant, col_label(c), c.index)
         part = _resolve_values(ctx, values, ctx.lods.get(c.marker))
         if part is not None:
+            part["_visit"] = np.full(len(part["_row"]), c.timepoint or "", dtype=object)  # marker × visit column
             parts.append(part)
     return parts
 
@@ -481,6 +511,7 @@ def _assemble(ctx: SheetContext, parts: list[dict[str, np.ndarray]]) -> pd.DataF
     layout, meta, counts = ctx.layout, ctx.meta, ctx.counts
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     rows = cols.pop("_row").astype(np.int64)
+    visit = cols.pop("_visit", None)
     n = len(rows)
     df = pd.DataFrame(cols)
     subj = meta.get("subject_id")
@@ -518,6 +549,10 @@ def _assemble(ctx: SheetContext, parts: list[dict[str, np.ndarray]]) -> pd.DataF
             df["timepoint"] = ""
     elif layout.timepoint:
         df.loc[df["timepoint"] == "", "timepoint"] = layout.timepoint
+    if visit is not None and (visit != "").any():  # the visit of a marker × visit column is the timepoint
+        tp = df["timepoint"].to_numpy(dtype=object).copy()
+        tp[visit != ""] = visit[visit != ""]
+        df["timepoint"] = tp
     df["source_file"] = ctx.raw.source
     df["source_sheet"] = ctx.raw.sheet
     df["source_row"] = (rows if ctx.row_index is None else ctx.row_index[rows]) + layout.data_start + 1

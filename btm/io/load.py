@@ -66,7 +66,7 @@ class ImportResult:
 def read_results(
     paths: str | Path | Sequence[str | Path],
     *,
-    mapping: Mapping | None = None,
+    mapping: Mapping | str | Path | None = None,
     dayfirst: bool | None = None,
     decimal: str | None = None,
     strict: bool = False,
@@ -80,7 +80,8 @@ def read_results(
     paths
         Files (.xlsx, .xlsm, .xls, .ods, .csv, .tsv, .txt) and folders (every spreadsheet inside).
     mapping
-        A :class:`~btm.io.mapping.Mapping` for layouts synonyms cannot resolve.
+        A mapping file (path of its TOML) or a :class:`~btm.io.mapping.Mapping`, for layouts
+        synonyms cannot resolve.
     dayfirst
         Order of day and month in dates such as ``03/04/2026``; ``None`` reports them as
         ambiguous instead of guessing.
@@ -110,6 +111,10 @@ def read_results(
     """
     if isinstance(paths, str | Path):
         paths = [paths]
+    if isinstance(mapping, str | Path):
+        from .mapping import load_mapping
+
+        mapping = load_mapping(mapping)
     mapping = mapping or Mapping()
     run = _Run(
         mapping=mapping,
@@ -194,7 +199,7 @@ class _Run:
             if raw.sheet:
                 problems.add("notice", shown, raw.sheet, None, "", "", "sheet skipped: it is empty")
             return False
-        layout = detect_layout(raw.rows, sheet=raw.sheet, multi_sheet=len(sheets_with_data) > 1, mapping=sm)
+        layout = detect_layout(raw.rows, sheet=raw.sheet, multi_sheet=len(sheets_with_data) > 1, mapping=sm, merged=raw.merged)
         if isinstance(layout, str):
             if raw.is_csv and not sheets_with_data[1:]:  # a single-table file with no marker data at all
                 self._file_error(InputFileError(layout, path=shown), shown, raw.sheet)
@@ -287,7 +292,7 @@ def _layout_record(shown: str, raw: RawSheet, layout: SheetLayout, sm: SheetMapp
                 units[c.header] = c.unit
         elif c.role.startswith("unit_of_"):
             cols[c.header] = "unit"
-        elif c.role:
+        elif c.role and c.role not in ("derived", "lookalike"):
             cols[c.header] = c.role
         else:
             cols[c.header] = "ignore"
@@ -303,6 +308,23 @@ def _layout_record(shown: str, raw: RawSheet, layout: SheetLayout, sm: SheetMapp
         # what only a mapping can say is carried into a drafted mapping, so a re-run reads the same
         "lod": dict(sm.lod) if sm else {},
         "specimen": sm.specimen if sm else None,
+        **_research_record(layout, sm),
+    }
+
+
+def _research_record(layout: SheetLayout, sm: SheetMapping | None) -> dict[str, Any]:
+    """What a drafted mapping and the console summary need of research layouts: visits per column,
+    the columns not used (unknown, derived, look-alike) and the mapping keys only a mapping can say."""
+    out: dict[str, Any] = {}
+    if layout.header_kind == "markers over visits":
+        out["header_row"] = layout.header_row  # the marker band (1-based: the row above the visits)
+    return out | {
+        "visits": {c.header: c.timepoint for c in layout.columns if c.role == "marker" and c.timepoint},
+        "unused": [(c.header, c.role or "unknown", c.reason) for c in layout.unused],
+        "header_kind": layout.header_kind,
+        "wide_visits": {"marker": sm.marker, "unit": sm.unit} if sm and sm.layout == "wide_visits" else None,
+        "id": sm.id if sm else None,
+        "values": dict(sm.values) if sm else {},
     }
 
 

@@ -1,7 +1,8 @@
-"""The report: one Excel workbook of a trial (:func:`write_report`) and optional PNG figures.
+"""The report: one Excel workbook of a trial (:func:`write_report`) and optional figures.
 
 This is the only part of btm that rounds or formats numbers, and it does so with Excel number
-formats: the cells hold the values exactly as computed.
+formats: the cells hold the values exactly as computed. It renders the
+:class:`~btm.summary.Summary` and the analysis tables; it computes no statistic.
 """
 
 from .excel import SHEETS, write_report

@@ -1,23 +1,28 @@
-"""PNG figures of a trial (optional; needs matplotlib: ``pip install 'btm[figures]'``).
+"""Figures of a trial for a manuscript (optional; needs matplotlib: ``pip install 'btm[figures]'``).
 
-Per marker, two figures:
+Per marker, two figures, each written as PNG (300 dpi) and SVG:
 
-* ``NN_MARKER_subjects.png``: each subject's value at baseline and at the last timepoint, one
-  panel per arm, log y axis (a "spaghetti" plot), with the arm's geometric means in bold;
-* ``NN_MARKER_change.png``: the geometric mean % change with its 95 % CI by arm
-  (``a.cohort``), with the value printed beside each estimate.
+* ``NN_MARKER_subjects``: each subject's values at every visit of its arm, one panel per arm,
+  log y axis (a "spaghetti" plot), the arm's geometric means in bold, and the reference interval
+  of most of the arm's subjects as a grey band;
+* ``NN_MARKER_trajectory``: the geometric mean % change from baseline with its 95 % CI at every
+  visit, one line per arm (:attr:`Summary.trajectory`; arms slightly offset so their CIs do not hide
+  each other).
 
-The figures are reproducible: matplotlib's default style (not the user's ``matplotlibrc``), the
-Agg renderer without pyplot (no global backend switch), a fixed dpi and no ``Software`` or date
-metadata in the PNG. Labels from the data are drawn as plain text (a ``$`` in an arm name is
-escaped, so it is a dollar sign and not mathtext).
+``figures.pdf`` holds every figure, one per page, for a manuscript supplement.
+
+The figures render the :class:`~btm.summary.Summary` and the per-subject values; they compute
+only the geometric means they draw. They are reproducible: matplotlib's default style (not the
+user's ``matplotlibrc``), the Agg renderer without pyplot, a fixed dpi, no date metadata and a
+fixed SVG id salt. Labels from the data are drawn as plain text (a ``$`` is escaped, never
+mathtext).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,24 +31,25 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BTMError
+from ..summary import arm_order, marker_order
+from ._formats import arm_colours
 
-__all__ = ["FigureFile", "figure_markers", "write_figures"]
+__all__ = ["DPI", "FIGURES_PDF", "FigureFile", "arm_colours", "arm_order", "write_figures"]
 
-DPI = 100
-#: Arm colours (control is always grey); colour-blind safe (Okabe & Ito 2008).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-CONTROL_COLOUR = "#7F7F7F"
+DPI = 300
+FIGURES_PDF = "figures.pdf"
 
 
 @dataclass(frozen=True)
 class FigureFile:
-    """One PNG written by :func:`write_figures`."""
+    """One figure written by :func:`write_figures` (``path`` is the PNG; ``svg`` the same figure as SVG)."""
 
     path: Path
     marker: str
-    kind: str  # "subjects" or "change"
+    kind: str  # "subjects" or "trajectory"
     title: str
     description: str
+    svg: Path | None = None
 
 
 def _matplotlib() -> Any:
@@ -54,49 +60,6 @@ def _matplotlib() -> Any:
     return matplotlib
 
 
-def arm_order(a: Any) -> list[str]:
-    """Arms in report order: the control arm first, then the others as in the group statistics."""
-    seen: list[str] = []
-    for frame in (a.cohort, a.results):
-        if len(frame) and "group" in frame:
-            for g in pd.unique(frame["group"].astype(str)):
-                if g not in seen:
-                    seen.append(g)
-    if a.control in seen:
-        seen.remove(a.control)
-        seen.insert(0, a.control)
-    return seen
-
-
-def arm_colours(arms: Sequence[str], control: str | None) -> dict[str, str]:
-    out, k = {}, 0
-    for g in arms:
-        if g == control:
-            out[g] = CONTROL_COLOUR
-        else:
-            out[g] = PALETTE[k % len(PALETTE)]
-            k += 1
-    return out
-
-
-def figure_markers(a: Any) -> list[str]:
-    """Markers with a baseline -> follow-up change (no ratios), in catalog order."""
-    from ..markers import catalog
-
-    if a.cohort.empty:
-        return []
-    present = {str(m) for m in a.cohort["marker"] if "/" not in str(m)}
-    ordered = [m for m in catalog() if m in present]
-    return ordered + sorted(present - set(ordered))
-
-
-def last_followup(a: Any, frame: pd.DataFrame) -> str | None:
-    """The latest timepoint (in the analysis order) that ``frame`` has as ``timepoint_to``."""
-    rank = a.order.rank()
-    tps = [t for t in pd.unique(frame["timepoint_to"].astype(str)) if t in rank] if len(frame) else []
-    return max(tps, key=rank.__getitem__) if tps else None
-
-
 def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "marker"
 
@@ -104,6 +67,10 @@ def _safe_name(text: str) -> str:
 def _plain(text: object) -> str:
     """Data text for matplotlib: ``$`` escaped so that it never starts mathtext."""
     return str(text).replace("$", r"\$")
+
+
+def _fmt(v: float) -> str:
+    return "" if not math.isfinite(v) else f"{v:g}"
 
 
 def _log_axis(ax: Any) -> None:
@@ -116,21 +83,89 @@ def _log_axis(ax: Any) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _fmt_pct(x: float) -> str:
-    return "" if not math.isfinite(x) else f"{x:+.1f}"
+def _reference_band(rows: pd.DataFrame) -> tuple[float, float, str] | None:
+    """The reference interval most of these results were judged against: (low, high, population)."""
+    if "ref_high" not in rows or rows["ref_high"].isna().all():
+        return None
+    iv = rows.dropna(subset=["ref_high"]).groupby(["ref_low", "ref_high", "ref_population"], dropna=False).size()
+    if iv.empty:
+        return None
+    (lo, hi, pop), _n = max(iv.items(), key=lambda kv: kv[1])
+    return (float(lo) if pd.notna(lo) else math.nan, float(hi), str(pop))
 
 
-def write_figures(a: Any, outdir: str | Path, *, dpi: int = DPI) -> list[FigureFile]:
-    """Write the PNG figures of an analysis into ``outdir`` (created if needed).
+def _subjects_figure(fig: Any, a: Any, summary: Any, marker: str, colours: dict[str, str]) -> str | None:
+    """Each subject's values at its arm's visits, one panel per arm; returns the unit (None: nothing drawn)."""
+    from matplotlib.collections import LineCollection
+
+    r = a.results[(a.results["marker"] == marker) & (a.results["censored"].fillna("") == "")]
+    arms = [g for g in summary.arms if (r["group"] == g).any() and len(summary.arm_visits.get(g, ())) > 1]
+    if not arms:
+        return None
+    unit = str(r["unit"].iloc[0])
+    axes = fig.subplots(1, len(arms), sharey=True, squeeze=False)[0]
+    for ax, g in zip(axes, arms, strict=True):
+        visits = list(summary.arm_visits[g])
+        sub = r[(r["group"] == g) & r["timepoint"].isin(visits)]
+        wide = sub.pivot_table(index="subject_id", columns="timepoint", values="value", aggfunc="mean").reindex(columns=visits)
+        y = wide.to_numpy(dtype=float)
+        band = _reference_band(sub)
+        if band is not None:
+            ax.axhspan(band[0] if math.isfinite(band[0]) else np.nanmin(y[y > 0]) / 2, band[1], color="#E5E5E5", zorder=0, linewidth=0)
+        x = np.arange(len(visits), dtype=float)
+        segs = [np.column_stack([x[np.isfinite(row)], row[np.isfinite(row)]]) for row in y]
+        ax.add_collection(LineCollection([s for s in segs if len(s) > 1], colors=colours[g], alpha=0.45, linewidths=0.8))
+        gm = np.exp(np.nanmean(np.log(np.where(y > 0, y, np.nan)), axis=0)) if len(y) else np.full(len(visits), np.nan)
+        ax.plot(x, gm, color="black", linewidth=2.2, marker="o", markersize=4, zorder=3)
+        _log_axis(ax)
+        ax.set_xticks(x, [_plain(v) for v in visits])
+        ax.set_xlim(-0.3, len(visits) - 0.7)
+        ax.set_title(_plain(f"{g} (n = {len(wide)})"), color=colours[g] if g != a.control else "black")
+        ax.grid(axis="y", which="both", color="#dddddd", linewidth=0.5)
+        if band is not None:
+            caption = textwrap.fill(f"grey: reference interval {_fmt(band[0])}–{_fmt(band[1])} ({band[2]})", 34)
+            ax.set_xlabel(_plain(caption), fontsize=6, color="#555555")
+    axes[0].set_ylabel(_plain(f"{marker} ({unit}), log scale"))
+    return unit
+
+
+def _trajectory_figure(fig: Any, summary: Any, marker: str, colours: dict[str, str]) -> bool:
+    t = summary.trajectory[summary.trajectory["marker"] == marker]
+    if t.empty:
+        return False
+    rank = {v: i for i, v in enumerate(summary.timepoints)}
+    visits = sorted(pd.unique(t["timepoint"].astype(str)), key=lambda v: rank.get(v, len(rank)))
+    pos = {v: i for i, v in enumerate(visits)}
+    ax = fig.subplots()
+    arms = [g for g in summary.arms if (t["group"] == g).any()]
+    for k, g in enumerate(arms):
+        sub = t[t["group"] == g]
+        x = sub["timepoint"].map(pos).to_numpy(float) + (k - (len(arms) - 1) / 2) * 0.06
+        est = sub["gm_pct_change"].to_numpy(float)
+        err = np.vstack([est - sub["gm_pct_ci_low"].to_numpy(float), sub["gm_pct_ci_high"].to_numpy(float) - est])
+        ax.errorbar(x, est, yerr=np.nan_to_num(err, nan=0.0), color=colours[g], marker="o", markersize=4, capsize=3,
+                    linewidth=1.6, label=_plain(g))
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(visits)), [_plain(v) for v in visits])
+    ax.set_ylabel("geometric mean % change from baseline (95% CI)")
+    ax.grid(axis="y", color="#dddddd", linewidth=0.5)
+    fig.legend(fontsize=7, frameon=False, ncols=min(len(arms), 6), loc="outside lower center")
+    return True
+
+
+def write_figures(a: Any, outdir: str | Path, *, summary: Any = None, dpi: int = DPI) -> list[FigureFile]:
+    """Write the figures of an analysis into ``outdir`` (created if needed): PNG, SVG and ``figures.pdf``.
 
     Parameters
     ----------
     a
         An :class:`~btm.analysis.AnalysisResult`.
     outdir
-        Folder for the PNG files.
+        Folder for the files.
+    summary
+        Its :class:`~btm.summary.Summary` (default: computed from ``a``).
     dpi
-        Resolution (fixed, so that reruns give identical files).
+        Resolution of the PNGs (fixed, so that reruns give identical files).
 
     Returns
     -------
@@ -144,112 +179,40 @@ def write_figures(a: Any, outdir: str | Path, *, dpi: int = DPI) -> list[FigureF
     mpl = _matplotlib()
     from matplotlib import style as mpl_style
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
 
+    from ..summary import summarize
+
+    s = summary if summary is not None else summarize(a)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    arms = arm_order(a)
-    colours = arm_colours(arms, a.control)
-    base = a.order.baseline
+    colours = arm_colours(list(s.arms), s.control)
     files: list[FigureFile] = []
-    rc = {"font.size": 9, "axes.titlesize": 10, "figure.dpi": dpi, "savefig.dpi": dpi}
-    with mpl_style.context("default"), mpl.rc_context(rc):
-        for k, marker in enumerate(figure_markers(a), start=1):
-            ch = a.changes[(a.changes["marker"] == marker) & (a.changes["timepoint_from"] == base)]
-            last = last_followup(a, ch)
-            if last is None:
-                continue
-            ch = ch[ch["timepoint_to"] == last]
-            unit = str(ch["unit"].iloc[0]) if len(ch) else ""
+    rc = {"font.size": 8, "axes.titlesize": 9, "figure.dpi": dpi, "savefig.dpi": dpi, "svg.hashsalt": "btm", "pdf.fonttype": 42}
+    markers = [m for m in marker_order(s.trajectory["marker"]) if "/" not in m] if len(s.trajectory) else []
+    with mpl_style.context("default"), mpl.rc_context(rc), PdfPages(out / FIGURES_PDF, metadata={"CreationDate": None}) as pdf:
+        def save(fig: Any, stem: str, marker: str, kind: str, title: str, description: str) -> None:
+            fig.suptitle(_plain(title), fontsize=9)
+            png, svg = out / f"{stem}.png", out / f"{stem}.svg"
+            fig.savefig(png, dpi=dpi, metadata={"Software": None})
+            fig.set_layout_engine("none")  # laid out once: the SVG and PDF pages keep the PNG's layout
+            fig.savefig(svg, metadata={"Date": None})
+            pdf.savefig(fig)
+            files.append(FigureFile(png, marker, kind, title, description, svg))
+
+        for k, marker in enumerate(markers, start=1):
             stem = f"{k:02d}_{_safe_name(marker)}"
-
-            # 1. each subject's baseline -> last line, one panel per arm
-            panel_arms = [g for g in arms if (ch["group"] == g).any()]
-            if panel_arms:
-                fig = Figure(figsize=(max(6.0, 2.0 * len(panel_arms)), 2.9), dpi=dpi, layout="constrained")
-                FigureCanvasAgg(fig)
-                axes = fig.subplots(1, len(panel_arms), sharey=True, squeeze=False)[0]
-                for ax, g in zip(axes, panel_arms, strict=True):
-                    sub = ch[ch["group"] == g]
-                    v0 = sub["value_from"].to_numpy(dtype=float)
-                    v1 = sub["value_to"].to_numpy(dtype=float)
-                    cens = (
-                        (sub["censored_from"].astype(str) != "") | (sub["censored_to"].astype(str) != "")
-                    ).to_numpy()
-                    ok = np.isfinite(v0) & np.isfinite(v1) & (v0 > 0) & (v1 > 0)
-                    for y0, y1, c in zip(v0[ok], v1[ok], cens[ok], strict=True):
-                        ax.plot(
-                            [0, 1], [y0, y1], color=colours[g], alpha=0.45, linewidth=0.9, linestyle=":" if c else "-"
-                        )
-                    good = ok & ~cens
-                    if good.sum() >= 1:
-                        gm0, gm1 = math.exp(np.log(v0[good]).mean()), math.exp(np.log(v1[good]).mean())
-                        ax.plot([0, 1], [gm0, gm1], color="black", linewidth=2.4, marker="o", markersize=4)
-                    _log_axis(ax)
-                    ax.set_xticks([0, 1], [_plain(base), _plain(last)])
-                    ax.set_xlim(-0.25, 1.25)
-                    ax.set_title(_plain(f"{g} (n = {int(ok.sum())})"), color=colours[g] if g != a.control else "black")
-                    ax.grid(axis="y", which="both", color="#dddddd", linewidth=0.5)
-                axes[0].set_ylabel(_plain(f"{marker} ({unit}), log scale"))
-                title = f"{marker}: each subject, {base} → {last}"
-                fig.suptitle(_plain(title) + "   (black: geometric mean; dotted: censored value)", fontsize=10)
-                path = out / f"{stem}_subjects.png"
-                fig.savefig(path, dpi=dpi, metadata={"Software": None})
-                files.append(
-                    FigureFile(
-                        path,
-                        marker,
-                        "subjects",
-                        title,
-                        f"{marker}: one line per subject from {base} to {last}, panels by arm, log scale; bold line = geometric mean",
-                    )
-                )
-
-            # 2. geometric mean % change with 95% CI by arm
-            co = a.cohort[
-                (a.cohort["marker"] == marker)
-                & (a.cohort["timepoint_from"] == base)
-                & (a.cohort["timepoint_to"] == last)
-            ]
-            rows = [(g, co[co["group"] == g].iloc[0]) for g in arms if (co["group"] == g).any()]
-            if rows:
-                fig = Figure(figsize=(8.0, max(2.0, 0.36 * len(rows) + 1.0)), dpi=dpi, layout="constrained")
-                FigureCanvasAgg(fig)
-                ax = fig.subplots()
-                ys = np.arange(len(rows))[::-1]
-                for y, (g, r) in zip(ys, rows, strict=True):
-                    est, lo, hi = float(r["gm_pct_change"]), float(r["gm_pct_ci_low"]), float(r["gm_pct_ci_high"])
-                    if math.isfinite(est):
-                        xerr = [[est - lo], [hi - est]] if math.isfinite(lo) and math.isfinite(hi) else None
-                        ax.errorbar([est], [y], xerr=xerr, fmt="o", color=colours[g], capsize=4, markersize=6)
-                        ax.annotate(
-                            f"{_fmt_pct(est)} % ({_fmt_pct(lo)}, {_fmt_pct(hi)}), n = {int(r['n'])}",
-                            (hi if math.isfinite(hi) else est, y),
-                            xytext=(8, 0),
-                            textcoords="offset points",
-                            va="center",
-                            fontsize=8,
-                        )
-                ax.axvline(0, color="black", linewidth=0.8)
-                ax.set_yticks(ys, [_plain(g) for g, _ in rows])
-                ax.set_ylim(-0.7, len(rows) - 0.3)
-                lo_all = np.nanmin([float(r["gm_pct_ci_low"]) for _, r in rows] + [0.0])
-                hi_all = np.nanmax([float(r["gm_pct_ci_high"]) for _, r in rows] + [0.0])
-                span = max(hi_all - lo_all, 1.0)
-                ax.set_xlim(lo_all - 0.08 * span, hi_all + 0.55 * span)
-                ax.set_xlabel(_plain(f"geometric mean % change {base} → {last} (95% CI)"))
-                ax.grid(axis="x", color="#dddddd", linewidth=0.5)
-                title = f"{marker}: % change {base} → {last} by arm"
-                ax.set_title(_plain(title))
-                path = out / f"{stem}_change.png"
-                fig.savefig(path, dpi=dpi, metadata={"Software": None})
-                files.append(
-                    FigureFile(
-                        path,
-                        marker,
-                        "change",
-                        title,
-                        f"{marker}: geometric mean % change from {base} to {last} with 95% confidence interval, one row per arm",
-                    )
-                )
+            n_arms = int((s.trajectory["marker"] == marker).groupby(s.trajectory["group"]).any().sum())
+            fig = Figure(figsize=(max(6.5, 2.1 * n_arms), 3.0), layout="constrained")
+            FigureCanvasAgg(fig)
+            if _subjects_figure(fig, a, s, marker, colours) is not None:
+                save(fig, f"{stem}_subjects", marker, "subjects", f"{marker}: each subject at every visit, by arm",
+                     f"{marker}: one line per subject across the visits of its arm, panels by arm, log scale; bold line = "
+                     "geometric mean; grey band = reference interval")
+            fig = Figure(figsize=(6.5, 3.6), layout="constrained")
+            FigureCanvasAgg(fig)
+            if _trajectory_figure(fig, s, marker, colours):
+                save(fig, f"{stem}_trajectory", marker, "trajectory", f"{marker}: % change from baseline at every visit, by arm",
+                     f"{marker}: geometric mean % change from each arm's baseline with 95% confidence intervals, one line per arm")
     return files
