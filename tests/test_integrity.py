@@ -526,6 +526,16 @@ def test_a_text_file_of_empty_lines_costs_memory_in_proportion_to_what_it_holds(
     assert peak_kb < 600 * 1024  # 4 MB of empty lines; it took 1.2 GB before (measured figures: README, Security)
 
 
+def test_a_text_line_wider_than_a_spreadsheet_is_refused_and_a_device_is_never_an_output(tmp_path, capsys):
+    wide = tmp_path / "wide.csv"
+    wide.write_text("Subject,PINP (µg/L)," + ",".join(f"c{i}" for i in range(20_000)) + "\nS1,45\n", encoding="utf-8")
+    rc, _, err = _run(capsys, "import", str(wide), "-o", str(tmp_path / "t.csv"))
+    assert rc == 1 and "line 1 holds 20,002 cells, more than the 16,384 columns a spreadsheet has" in err
+    rc, _, err = _run(capsys, "import", str(DATA / "enc_utf8.csv"), "-o", os.devnull)
+    assert rc == 1 and _error_lines(err) == [f"error: output {os.devnull} is not a regular file; give a file name"]
+    assert not Path(os.devnull).is_file()
+
+
 def test_tidy_rows_without_source_row_and_btm_tables_edited_by_hand_are_validated():
     res = read_results(HERE / "tidy_hand_edited.csv")
     got = {(r.subject_id, r.marker): (r.value, r.unit) for r in res.data.itertuples()}

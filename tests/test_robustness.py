@@ -525,7 +525,11 @@ def test_one_wide_line_cannot_make_every_row_wide(tmp_path):
     path = tmp_path / "wide_then_long.csv"
     path.write_text("Subject,PINP (µg/L)," + ",".join(["x"] * 99_999) + "\n" + "S1,45\n" * 1000, encoding="utf-8")
     t0 = time.perf_counter()
-    with pytest.raises(FileTooLargeError, match=r"the text spans 1,001 rows x 100,001 columns \(100,101,001 cells\), above the 50,000,000-cell bound; raise it with --max-size"):
+    with pytest.raises(FileTooLargeError, match=r"line 1 holds 100,001 cells, more than the 16,384 columns a spreadsheet has"):
+        read_file(path)  # (refused as it is read: no row is ever padded to it)
+    rows = "Subject,PINP (µg/L)," + ",".join(["x"] * 16_000) + "\n" + "S1,45\n" * 4000  # within a spreadsheet's width
+    path.write_text(rows, encoding="utf-8")
+    with pytest.raises(FileTooLargeError, match=r"the text spans 4,001 rows x 16,002 columns \(64,024,002 cells\), above the 50,000,000-cell bound"):
         read_file(path)
     assert time.perf_counter() - t0 < 10
 

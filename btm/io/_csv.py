@@ -103,6 +103,7 @@ def read_csv(p: Path, shown: str, limits: Limits) -> RawSheet:
 
 
 _BLANK: list[Any] = []  # stands for every blank row while reading
+MAX_COLUMNS = 16_384  # Excel's, and what a row of a text file may fill (empty cells at its end do not count)
 
 
 def _rows(text: str, delim: str, shown: str, limits: Limits) -> list[list[Any]]:
@@ -119,6 +120,11 @@ def _rows(text: str, delim: str, shown: str, limits: Limits) -> list[list[Any]]:
                 rows.append(_BLANK)
                 cells += 1  # a blank line costs a row all the same
             else:
+                if n > MAX_COLUMNS:
+                    raise FileTooLargeError(
+                        f"line {len(rows) + 1} holds {n:,} cells, more than the {MAX_COLUMNS:,} columns a spreadsheet has; "
+                        "is it a spreadsheet?", path=shown,
+                    )
                 if n < len(row):
                     del row[n:]
                 rows.append(row)

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ._base import RawSheet
-from .layout import SheetLayout, classify_header, detect_layout
+from .layout import SCORE_CELLS, SheetLayout, classify_header, detect_layout
 from .mapping import SheetMapping
 
 __all__ = ["split_tables"]
 
 MAX_TABLES = 1000  # per sheet; beyond it the rest is read as data of the last table (header cells rejected)
+HEADER_CELLS_BUDGET = 20_000  # header cells of further tables looked at, per sheet (each costs a header detection)
 _DETECT_ROWS = 250  # rows a header detection looks at (the header among 30, a column's values among 200)
 
 
@@ -39,11 +40,13 @@ def split_tables(raw: RawSheet, layout: SheetLayout, sm: SheetMapping | None, *,
         if first is not None and first.data_start <= layout.header_row:
             tables.append((first, layout.header_row))
     current = layout
+    budget = HEADER_CELLS_BUDGET
     for start in _header_rows_below(raw, layout, need):
-        if len(tables) >= MAX_TABLES - 1:
-            break
+        if len(tables) >= MAX_TABLES - 1 or budget <= 0:
+            break  # the rest is read as data of the last table: its header cells are rejected, counted
         if start <= current.data_start - 1:
             continue
+        budget -= sum(1 for c in raw.rows[start] if isinstance(c, str) and c.strip())
         nxt = _layout_at(raw, start, None, sm, multi_sheet)
         if nxt is None or nxt.header_row != start:
             continue
@@ -59,21 +62,27 @@ def _min_names(layout: SheetLayout) -> int:
 
 
 def _is_header(row: list[Any], need: int) -> bool:
-    names, markers, fields = 0, 0, set()
+    """At least ``need`` names, one a marker (or a test/result pair); decided from the first texts
+    (a row of thousands of distinct texts costs no more than :data:`SCORE_CELLS` of them)."""
+    names, markers, fields, seen = 0, 0, set(), 0
     for c in row:
         if not isinstance(c, str):
             continue
         t = c.strip()
         if not t or len(t) > 120:
             continue
+        seen += 1
+        if seen > SCORE_CELLS + need:
+            break
         hc = classify_header(t)
         if hc.role == "marker":
             names, markers = names + 1, markers + 1
         elif hc.role and hc.role != "ignore":
             names += 1
             fields.add(hc.role)
-    long_sig = "result" in fields and bool(fields & {"test_name", "test_code", "marker"})
-    return names >= need and (markers > 0 or long_sig)
+        if names >= need and (markers or ("result" in fields and fields & {"test_name", "test_code", "marker"})):
+            return True
+    return False
 
 
 def _header_rows_below(raw: RawSheet, layout: SheetLayout, need: int) -> list[int]:

@@ -200,11 +200,17 @@ def _row_texts(row: list[Any]) -> list[str]:
     return [c.strip() if isinstance(c, str) else "" for c in row]
 
 
+SCORE_CELLS = 512  # texts of a row that score it as a header: a forged row of 16,384 distinct names costs no more
+
+
 def _score(row: list[Any]) -> tuple[int, int, bool]:
-    markers, fields = 0, set()
+    markers, fields, seen = 0, set(), 0
     for t in _row_texts(row):
         if not t or len(t) > 120:
             continue
+        seen += 1
+        if seen > SCORE_CELLS:
+            break
         hc = classify_header(t)
         if hc.role == "marker":
             markers += 1

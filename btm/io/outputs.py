@@ -23,6 +23,7 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -46,7 +47,10 @@ _FILE_MODE = 0o666 & ~_umask()  # what a plain open() would give: mkstemp makes 
 def _temp_file(target: Path) -> Path:
     """A new, empty, hidden file beside ``target`` with its suffix (writers that pick the format
     from the name, such as matplotlib, still do)."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem[:60]}{TMP_MARK}", suffix=target.suffix, dir=target.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.stem[:60]}{TMP_MARK}", suffix=target.suffix, dir=target.parent)
+    except OSError as exc:  # name the output, not the temporary file
+        raise BTMError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)
     os.chmod(name, _FILE_MODE)
     return Path(name)
@@ -92,6 +96,8 @@ class InputGuard:
             st = Path(output).stat()  # follows symbolic links; a hard link has the same inode
         except OSError:
             return  # it does not exist yet, so it is no input
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):  # a device, a pipe, a socket
+            raise BTMError(f"{what} {output} is not a regular file; give a file name")
         hit = self.ids.get((st.st_dev, st.st_ino))
         if hit is not None:
             same = "" if str(output) == hit else f" (the same file as {hit})"
@@ -125,6 +131,8 @@ class OutputSet:
         self.guard.check(t, what)
         if t.is_dir():
             raise BTMError(f"{what} {t} is a folder; give a file name")
+        if t.exists() and not t.is_file():  # a device, a pipe, a socket: never replaced by a file
+            raise BTMError(f"{what} {t} is not a regular file; give a file name")
         t.parent.mkdir(parents=True, exist_ok=True)
         tmp = _temp_file(t)
         self.files.append((tmp, t))
