@@ -83,3 +83,26 @@ def mb(n: float) -> str:
 def short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
+
+
+def walk_xml(zf, member: str, handler) -> None:
+    """Parse one XML part of a zip with expat, namespace-aware (names arrive as ``uri}local``),
+    calling ``handler.start(name, attrs)``, ``handler.end(name)`` and ``handler.chars(text)``.
+
+    Only parts the zip guard has checked are walked (a DTD there was refused); a DOCTYPE or
+    entity declaration is refused here too, so no entity is ever expanded."""
+    import pyexpat
+
+    parser = pyexpat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.StartElementHandler = handler.start
+    parser.EndElementHandler = handler.end
+    parser.CharacterDataHandler = handler.chars
+
+    def refuse(*_args):
+        raise ValueError("a DOCTYPE or entity declaration")
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    with zf.open(member) as fh:
+        parser.ParseFile(fh)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._base import walk_xml
+
 __all__ = ["OdsTable", "ods_tables", "restore"]
 
 _TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
@@ -108,22 +110,8 @@ class _Walker:
 
 
 def _walk(zf: zipfile.ZipFile, member: str, on_cell) -> list[OdsTable]:
-    import pyexpat
-
     walker = _Walker(on_cell)
-    parser = pyexpat.ParserCreate(namespace_separator="}")
-    parser.buffer_text = True
-    parser.StartElementHandler = walker.start
-    parser.EndElementHandler = walker.end
-    parser.CharacterDataHandler = walker.chars
-
-    def refuse(*_args):  # the zip guard refused DTDs already: never expand an entity here
-        raise ValueError("a DOCTYPE or entity declaration")
-
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    with zf.open(member) as fh:
-        parser.ParseFile(fh)
+    walk_xml(zf, member, walker)
     return walker.tables
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import CellIssue
+from ._base import CellIssue, walk_xml
 
 F_TAG = re.compile(rb"<(?:\w+:)?f[ >/]")
 
@@ -319,22 +319,7 @@ class _Cells:
 
 
 def _parse(zf: zipfile.ZipFile, member: str, on_cell) -> None:
-    import pyexpat
-
-    walker = _Cells(on_cell)
-    parser = pyexpat.ParserCreate(namespace_separator="}")
-    parser.buffer_text = True
-    parser.StartElementHandler = walker.start
-    parser.EndElementHandler = walker.end
-    parser.CharacterDataHandler = walker.chars
-
-    def refuse(*_args):  # the zip guard refused DTDs already: never expand an entity here
-        raise ValueError("a DOCTYPE or entity declaration")
-
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    with zf.open(member) as fh:
-        parser.ParseFile(fh)
+    walk_xml(zf, member, _Cells(on_cell))
 
 
 def reconcile(zf: zipfile.ZipFile, member: str, rows: list[list[Any]], census: SheetCensus) -> SheetFindings:
