@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -95,12 +96,11 @@ def _header_rows_below(raw: RawSheet, layout: SheetLayout, need: int) -> list[in
     data = [data[i] for i in keep]
     if not data:
         return []
-    grid = _grid(data, max(c.index for c in layout.columns) + 1)
     candidates: set[int] = set()
     for c in layout.columns:
         if c.role != ("marker" if layout.layout == "wide" else "result"):
             continue  # the value columns: a header there is text among numbers (found by distinct texts, once each)
-        col = grid[:, c.index]
+        col = _column(data, c.index)
         texts = [x for x in pd.unique(col) if isinstance(x, str) and x.strip() and len(x) <= 120]
         names = {x for x in texts if classify_header(x.strip()).role not in ("", "ignore")}
         if names:
@@ -108,18 +108,11 @@ def _header_rows_below(raw: RawSheet, layout: SheetLayout, need: int) -> list[in
     return [layout.data_start + keep[i] for i in sorted(candidates) if _is_header(data[i], need)]
 
 
-def _grid(data: list[list[Any]], width: int) -> np.ndarray:
-    """The rows as a 2-D object array at least ``width`` wide (ragged rows padded with "")."""
-    n = len(data)
-    if all(len(r) == len(data[0]) for r in data) and len(data[0]) >= width:
-        arr = np.empty((n, len(data[0])), dtype=object)
-        arr[:] = data
-        return arr
-    arr = np.full((n, width), "", dtype=object)
-    for i, r in enumerate(data):
-        m = min(len(r), width)
-        arr[i, :m] = r[:m]
-    return arr
+def _column(data: list[list[Any]], j: int) -> np.ndarray:
+    """Column ``j`` of the rows as an object array ("" where a row is shorter)."""
+    if min(map(len, data)) > j:
+        return np.array(list(map(itemgetter(j), data)), dtype=object)
+    return np.array([r[j] if j < len(r) else "" for r in data], dtype=object)
 
 
 def _layout_at(raw: RawSheet, start: int, stop: int | None, sm: SheetMapping | None, multi_sheet: bool) -> SheetLayout | None:

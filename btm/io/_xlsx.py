@@ -19,6 +19,7 @@ import re
 import zipfile
 from array import array
 from dataclasses import dataclass, field
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -160,8 +161,8 @@ def workbook_sheets(zf: zipfile.ZipFile, lookup: dict[str, str]) -> list[tuple[s
 
 # t="e" as a reader accepts it (exactly "e", any quoting and spacing around "="), prefixed or not
 _ERROR_T = re.compile(rb"""t(?<![\w.-]t)\s*=\s*(?:"e"|'e')""")
-# value elements spelled other than <v>/<is>, or a cell whose reference is not its first attribute
-_ODD_SPELLING = re.compile(rb"""<(?:v|is)[\s/]|<c(?! r=")(?=[\s>/])""")
+# a cell whose reference is not its first attribute (looked for only once a cell is not in narrow form)
+_C_NO_REF = re.compile(rb"""<c(?! r=")(?=[\s>/])""")
 # cell-level elements with a namespace prefix
 _PREFIXED = re.compile(rb":(?:c|v|is|f|row)[\s>/]")
 _TAIL = 4096  # bytes of the previous window kept, so a construct cut by a window's end is seen whole
@@ -179,10 +180,15 @@ class SheetCensus:
     plain: bool = True  # cells written <c r="..." (reference first), values <v>/<is>: formula and error cells can be found by search
     _tail: bytes = b""
 
-    def feed(self, chunk: bytes) -> None:
-        """Count the next bytes of the part."""
+    def feed(self, chunk: bytes, *, narrow: bool = False) -> None:
+        """Count the next bytes of the part (``narrow``: every cell so far is ``<c r="A1"``-shaped)."""
         tail, window = self._tail, self._tail + chunk
-        self.values += window.count(b"<v>") - tail.count(b"<v>") + window.count(b"<is>") - tail.count(b"<is>")
+
+        def count(token: bytes) -> int:
+            return window.count(token) - tail.count(token)
+
+        v, is_ = count(b"<v>"), count(b"<is>")
+        self.values += v + is_
         if not self.formulas and has_formula_tag(window):
             self.formulas = True
         if not self.errors and (b'"e"' in window or b"'e'" in window) and _ERROR_T.search(window):
@@ -191,8 +197,8 @@ class SheetCensus:
             self.unusual.append("references, CDATA or comments inside values")
         if "prefixed or unusually spelled cell elements" not in self.unusual and _PREFIXED.search(window):
             self.unusual.append("prefixed or unusually spelled cell elements")
-        if self.plain and _ODD_SPELLING.search(window):
-            self.plain = False
+        if self.plain and (count(b"<v") != v or count(b"<is") != is_ or (not narrow and _C_NO_REF.search(window))):
+            self.plain = False  # <v xml:space=…>, <is/>, or a cell not written <c r="…"
         self._tail = window[-_TAIL:]
 
     def needs_parse(self, reader_values: int) -> bool:
@@ -217,7 +223,7 @@ def _unusual_inside_value(window: bytes) -> bool:
 
 def count_values(rows: list[list[Any]]) -> int:
     """Cells of a reader's grid that hold something (not the empty string)."""
-    return sum(len(r) - r.count("") for r in rows)
+    return sum(map(len, rows)) - sum(map(methodcaller("count", ""), rows))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -143,11 +143,11 @@ def _check_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, limits
                 if b"!" in window and (b"<!DOCTYPE" in window or b"<!ENTITY" in window):  # "!" is rare: a fast first test
                     needs_dtd_check = True
                 if census is not None:
-                    census.feed(chunk)
                     if not needs_extent:
                         # a tag cut at the end of the window is decided in the next one (it keeps the tail)
                         found = (_CELL_NOT_NARROW.search(window), _PREFIXED_CELL.search(window))
                         needs_extent = any(m is not None and m.start() + 16 <= len(window) for m in found)
+                    census.feed(chunk, narrow=not needs_extent and not any(found))
                 if is_book and _DATE1904.search(window):
                     scan.date1904 = True
                 if is_sst and first:
