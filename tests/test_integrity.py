@@ -239,6 +239,15 @@ def test_a_mapping_limit_that_is_not_a_positive_finite_number_is_refused(lod):
 # 2. values dropped unseen
 
 
+def test_a_quote_never_closed_is_refused_not_allowed_to_swallow_the_rest(tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text('Subject,Visit,PINP (µg/L)\nS1,V1,"45\nS2,V1,46\nS3,V1,47\n', encoding="utf-8")
+    with pytest.raises(InputFileError, match=r'a quote \(\"\) opened in line 2 is never closed'):
+        read_results(path)
+    path.write_text('Subject,Visit,PINP (µg/L),Comment\nS1,V1,45,5" tall\nS2,V1,46,"ok, fine"\n', encoding="utf-8")
+    assert read_results(path).data["value"].tolist() == [45.0, 46.0]  # a quote inside a cell is read leniently
+
+
 def test_a_marker_column_whose_unit_cannot_be_read_is_counted_and_rejected(capsys, tmp_path):
     res = read_results(HERE / "unit_unreadable.csv")
     assert sorted(res.rejected["column"].str[0]) == ["C", "C", "D"]

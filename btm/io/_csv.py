@@ -80,6 +80,7 @@ def read_csv(p: Path, shown: str, limits: Limits) -> RawSheet:
     sample = text[:65536].splitlines()[:50]
     delim = sniff_delimiter(sample)
     csv.field_size_limit(max(limits.max_file_bytes, 1 << 20))
+    _refuse_unclosed_quote(text, delim, shown)
     rows = _rows(text, delim, shown, limits)
     del text
     width = max(map(len, rows), default=0)
@@ -100,6 +101,43 @@ def read_csv(p: Path, shown: str, limits: Limits) -> RawSheet:
     names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
     notes.append(f"{names[delim]}-separated")
     return RawSheet(source=shown, sheet="", rows=rows, notes=notes, is_csv=True)
+
+
+def _refuse_unclosed_quote(text: str, delim: str, shown: str) -> None:
+    """A quote that opens a cell and is never closed would make the rest of the file one cell
+    (every value after it swallowed): the file is refused, naming the line."""
+    import collections
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    try:
+        collections.deque(reader, maxlen=0)
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            start = text.count("\n", 0, _last_open_quote(text, delim)) + 1
+            raise InputFileError(
+                f"a quote (\") opened in line {start} is never closed, so everything after it would be one cell; "
+                "fix the quote and read it again", path=shown,
+            ) from None
+        # other quoting slips (a quote inside a cell) are read leniently, as spreadsheet programs do
+
+
+def _last_open_quote(text: str, delim: str) -> int:
+    """Position of the quote that opens the cell left open at the end of the text (best effort)."""
+    pos, inside, opened = 0, False, 0
+    n = len(text)
+    while pos < n:
+        q = text.find('"', pos)
+        if q < 0:
+            break
+        if not inside and (q == 0 or text[q - 1] in (delim, "\n", "\r")):
+            inside, opened = True, q
+        elif inside:
+            if text[q + 1 : q + 2] == '"':
+                q += 1  # an escaped quote
+            else:
+                inside = False
+        pos = q + 1
+    return opened
 
 
 _BLANK: list[Any] = []  # stands for every blank row while reading
