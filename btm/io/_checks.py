@@ -161,11 +161,15 @@ def harmonise_labels(data: pd.DataFrame, problems: Problems) -> None:
     if data.empty:
         return
     for col, what in (("timepoint", "visit"), ("group", "arm")):
-        values = data[col].astype(str)
-        counts = values[values != ""].value_counts(sort=False)
-        if len(counts) < 2:
+        values = data[col]
+        labels = pd.unique(values.to_numpy(dtype=object))
+        if len(labels) < 2:
             continue
-        key = pd.Series(["".join(v.split()).casefold() for v in counts.index], index=counts.index)
+        keys = ["".join(str(v).split()).casefold() for v in labels]  # once per distinct label
+        if len(set(keys)) == len(keys):
+            continue  # (the usual case: nothing to merge)
+        counts = values[values != ""].value_counts(sort=False)
+        key = pd.Series(["".join(str(v).split()).casefold() for v in counts.index], index=counts.index)
         groups = key.groupby(key.to_numpy()).groups
         rename: dict[str, str] = {}
         for spellings in groups.values():
@@ -177,7 +181,7 @@ def harmonise_labels(data: pd.DataFrame, problems: Problems) -> None:
             problems.add("warning", "", "", None, col, keep,
                          f"{what} labels {', '.join(repr(s) for s in spellings)} differ only in case or spacing: all read as {keep!r}")
         if rename:
-            data[col] = values.replace(rename).astype(data[col].dtype)
+            data[col] = values.astype(str).replace(rename).astype(data[col].dtype)
 
 
 def report_conflicts(data: pd.DataFrame, problems: Problems) -> None:
