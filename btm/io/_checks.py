@@ -186,17 +186,23 @@ def harmonise_labels(data: pd.DataFrame, problems: Problems) -> None:
 
 def report_conflicts(data: pd.DataFrame, problems: Problems) -> None:
     """A subject whose sex differs between rows, or whose arm changes between visits: a warning
-    naming the subject and the values (the rows are kept as they are)."""
+    naming the subject and the values (the rows are kept as they are). Found by codes, not per row."""
     if data.empty or "subject_id" not in data:
         return
+    subject, subjects = pd.factorize(data["subject_id"].to_numpy(dtype=object))
     for col, what in (("sex", "sex"), ("group", "arm")):
         if col not in data:
             continue
-        d = data.loc[data[col].astype(str) != "", ["subject_id", col, "timepoint", "source_file"]]
-        pairs = d.drop_duplicates(["subject_id", col])
-        n = pairs["subject_id"].value_counts()
-        for sid in n.index[n.to_numpy() > 1]:
-            rows = pairs[pairs["subject_id"] == sid]
+        values = data[col].to_numpy(dtype=object)
+        code, uniq = pd.factorize(values)
+        if len(uniq) < 2:
+            continue
+        filled = values != ""
+        pairs = np.unique(subject[filled].astype(np.int64) * (len(uniq) + 1) + code[filled])
+        per_subject = np.bincount(pairs // (len(uniq) + 1), minlength=len(subjects))
+        for k in np.flatnonzero(per_subject > 1):
+            rows = data.loc[(subject == k) & filled, [col, "timepoint", "source_file"]].drop_duplicates(col)
+            sid = subjects[k]
             shown = ", ".join(f"{v!r}" + (f" at {tp!r}" if col == "group" and tp else "") for v, tp in zip(rows[col], rows["timepoint"], strict=True))
             consequence = "; visits in different arms are not paired" if col == "group" else ""
             problems.add("warning", rows["source_file"].iat[0], "", None, col, str(sid),

@@ -208,7 +208,7 @@ class SheetCensus:
 def _unusual_inside_value(window: bytes) -> bool:
     """A reference (``&…;``), CDATA, comment or processing instruction inside a ``<v>`` element: a
     fast reader may read the number only up to it (``<v>4&#53;</v>`` read as 4)."""
-    for token in (b"&", b"<!", b"<?"):
+    for token in (b"&", b"<!", b"<?"):  # (three byte searches beat one regular expression here)
         pos, seen = window.find(token), 0
         while pos != -1:
             start, close = window.rfind(b"<v", 0, pos), window.rfind(b"</v>", 0, pos)
