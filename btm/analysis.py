@@ -20,6 +20,7 @@ import pandas as pd
 from .change import CHANGE_COLUMNS, changes, rcv_limits
 from .errors import AnalysisError, MappingError
 from .evidence import (
+    CONDITIONS,
     EXERCISE_TYPES,
     POPULATIONS,
     arm_population,
@@ -50,6 +51,7 @@ class AnalysisOptions:
     biovar: str | None = None
     arm_types: dict[str, str] = field(default_factory=dict)
     population: str | None = None
+    condition: str | None = None  # clinical condition of the trial's subjects (btm.evidence.CONDITIONS); None = none
 
     def describe(self) -> dict[str, str]:
         return {
@@ -64,6 +66,7 @@ class AnalysisOptions:
             "user biological variation": self.biovar or "(none)",
             "arm exercise types": ", ".join(f"{k}={v}" for k, v in self.arm_types.items()) or "(from labels)",
             "population": self.population or "(from subjects)",
+            "clinical condition": self.condition or "(none)",
         }
 
 
@@ -227,6 +230,8 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
         if opts.population not in POPULATIONS:
             raise AnalysisError(f"population {opts.population!r} must be one of {', '.join(POPULATIONS)}")
         populations = {g: (opts.population, "as given") for g in populations}
+    if opts.condition and opts.condition not in CONDITIONS:
+        raise AnalysisError(f"condition {opts.condition!r} must be one of {', '.join(CONDITIONS)}")
     ratio_ch = pd.concat([_ratio_changes(interp.balance[interp.balance["group"] == g], o) for g, o in arm_orders.items()] or [pd.DataFrame(columns=CHANGE_COLUMNS)], ignore_index=True)
     both = pd.concat([ch, ratio_ch], ignore_index=True) if len(ratio_ch) else ch
     cohort = cohort_stats(both, test=opts.test, adjust=opts.adjust)
@@ -242,6 +247,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
     ev = compare_with_evidence(
         cohort, between, arm_types=arm_types, populations={g: p for g, (p, _) in populations.items()},
         timepoints={g: o.order[-1] for g, o in arm_orders.items()},
+        conditions={g: opts.condition or "" for g in groups},
     )
     n_pairs = int(ch["log_ratio"].notna().sum()) if len(ch) else 0
     notes.append(f"{n_pairs} complete subject × marker pairs (baseline → follow-up), formed by subject id and timepoint")
@@ -255,7 +261,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None) -> Analy
 # ---------------------------------------------------------------------------------------------
 # study files
 
-_STUDY_KEYS = {"title", "inputs", "mapping", "ranges", "biovar", "control", "baseline", "timepoint_order", "population", "dayfirst", "decimal"}
+_STUDY_KEYS = {"title", "inputs", "mapping", "ranges", "biovar", "control", "baseline", "timepoint_order", "population", "condition", "dayfirst", "decimal"}
 _STAT_KEYS = {"test", "adjust", "between", "rcv"}
 
 
@@ -322,6 +328,7 @@ def load_study(path: str | Path) -> Study:
         test=stat.get("test", "t"), adjust=stat.get("adjust", "holm"), between=stat.get("between", "ancova"),
         rcv=stat.get("rcv", "lognormal"), ranges=[rel(r) for r in ranges],
         biovar=rel(st["biovar"]) if st.get("biovar") else None, arm_types=arms, population=st.get("population") or None,
+        condition=st.get("condition") or None,
     )
     return Study(
         path=p, title=str(st.get("title", p.stem)), inputs=[rel(i) for i in inputs],
@@ -370,6 +377,7 @@ def study_toml(inputs: Sequence[str], data: pd.DataFrame, *, base: Path | None =
     if pops:
         mix = "; ".join(f"{g}: {d}" for g, (_, d) in pops.items())
         lines.append(f"# population = \"postmenopausal_women\"   # detected per arm from sex/age/menopause ({mix})")
+    lines.append(f"# condition = \"osteoporosis\"   # clinical condition of the subjects, if any: {', '.join(CONDITIONS)}")
     lines += ["", "[arms]   # exercise type of each arm: " + ", ".join(EXERCISE_TYPES)]
     for g in groups:
         t = "control" if g == control else exercise_type_of(g)

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .ranges import BioVariation
+from .biovariation import METHODS as BIOVARIATION_METHODS
+from .biovariation import BioVariation, Key
 from .timepoints import TimepointOrder
 
-__all__ = ["CHANGE_COLUMNS", "RCV", "changes", "rcv", "rcv_limits"]
+__all__ = ["CHANGE_COLUMNS", "RCV", "changes", "describe_rcv", "rcv", "rcv_limits"]
 
 CHANGE_COLUMNS = [
     "subject_id", "group", "marker", "specimen", "unit", "timepoint_from", "timepoint_to", "value_from", "value_to",
@@ -36,7 +37,6 @@ CHANGE_COLUMNS = [
 ]
 
 Z_95 = 1.959963984540054  # two-sided 95 %
-
 
 @dataclass(frozen=True)
 class RCV:
@@ -73,14 +73,38 @@ def rcv(cv_total: float | None = None, *, cva: float | None = None, cvi: float |
     raise ValueError(f"unknown RCV method {method!r}; use 'lognormal' or 'lsc'")
 
 
-def rcv_limits(bv: dict[tuple[str, str], BioVariation], *, method: str = "lognormal", z: float = Z_95) -> dict[tuple[str, str], RCV]:
-    """RCV per (marker, specimen) from biological variation figures."""
+def rcv_limits(bv: dict[Key, BioVariation], *, method: str = "lognormal", z: float = Z_95) -> dict[Key, RCV]:
+    """RCV per measure (marker, specimen, kind, variant) from biological variation figures."""
     out = {}
     for key, b in bv.items():
         up, down = rcv(b.cv_total, cva=b.cva, cvi=b.cvi, z=z, method=method)
         name = "log-normal RCV (Fokkema 2006)" if method == "lognormal" else "symmetric LSC"
         out[key] = RCV(up, down, method, f"{name}, z {z:.2f}, {b.basis}; {b.source}")
     return out
+
+
+def _rcv_for(limits: dict[Key, RCV], marker: str, specimen: str, unit: str, variant: str) -> tuple[float, float, str]:
+    """(up %, down %, source) of a measure; NaN and the reason when no figure fits it."""
+    kind = _kind_of_unit(marker, specimen, unit)
+    r = limits.get((marker, specimen, kind, variant)) or limits.get((marker, specimen, kind, ""))
+    if r is not None:
+        return r.up * 100, r.down * 100, r.source
+    words = {"mass": "mass", "activity": "activity", "bce": "BCE per litre", "bce_per_creatinine": "BCE per creatinine",
+             "per_creatinine": "per creatinine", "mass_per_creatinine": "per creatinine", "molar": "molar"}
+    what = f"{marker} ({specimen}, {words.get(kind, kind or unit)}{', ' + variant if variant else ''})"
+    return math.nan, math.nan, f"no biological variation figures for {what}: no RCV (give them with --biovar)"
+
+
+def _kind_of_unit(marker: str, specimen: str, unit: str) -> str:
+    from .markers import catalog
+
+    m = catalog().get(marker)
+    if m is None:
+        return ""
+    for meas in m.measures:
+        if meas.specimen == specimen and meas.unit == unit:
+            return meas.kind
+    return ""
 
 
 # responder rules from BTM_FACTS §6 (treatment monitoring); exercise arms use the RCV
@@ -95,7 +119,7 @@ _RULES = {
 def changes(
     results: pd.DataFrame,
     order: TimepointOrder,
-    limits: dict[tuple[str, str], RCV],
+    limits: dict[Key, RCV],
 ) -> pd.DataFrame:
     """Change of each subject's marker from baseline to every follow-up timepoint.
 
@@ -144,13 +168,14 @@ def changes(
     out["change_abs"] = np.where(plain, b - a, np.nan)
     out["change_pct"] = np.where(plain, (ratio - 1) * 100, np.nan)
     out["log_ratio"] = np.where(plain, np.log(ratio), np.nan)
-    ups, downs, srcs = [], [], []
-    for mk, sp in zip(out["marker"], out["specimen"], strict=True):
-        r = limits.get((mk, sp))
-        ups.append(r.up * 100 if r else np.nan)
-        downs.append(r.down * 100 if r else np.nan)
-        srcs.append(r.source if r else f"no biological variation data for {mk} ({sp})")
-    out["rcv_up_pct"], out["rcv_down_pct"], out["rcv_source"] = ups, downs, srcs
+    # the figures of each distinct measure (marker, specimen, unit -> kind, assay variant when both visits agree)
+    var = np.where(out["variant_from"] == out["variant_to"], out["variant_from"], "")
+    meas = pd.MultiIndex.from_arrays([out["marker"].astype(str), out["specimen"].astype(str), out["unit"].astype(str), var])
+    codes, uniques = pd.factorize(meas)
+    found = [_rcv_for(limits, *u) for u in uniques]
+    out["rcv_up_pct"] = np.array([f[0] for f in found], dtype=float)[codes]
+    out["rcv_down_pct"] = np.array([f[1] for f in found], dtype=float)[codes]
+    out["rcv_source"] = np.array([f[2] for f in found], dtype=object)[codes]
     up, down = out["rcv_up_pct"].to_numpy(dtype=float), out["rcv_down_pct"].to_numpy(dtype=float)
     has_rcv = ~np.isnan(up)
     # bounds of the true ratio to/from when a value is censored (equal to the ratio otherwise)
@@ -228,3 +253,25 @@ def _responders(out: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             resp[i] = "responder" if r.change_pct <= thr else "non-responder"
         rule[i] = text
     return resp, rule
+
+
+def describe_rcv(method: str = "lognormal") -> str:
+    """The change criterion in words, with formulas and sources (quoted by the report's Methods sheet)."""
+    if method == "lsc":
+        crit = f"the symmetric least significant change ± z·√2·CVt, z = {Z_95:.2f}"
+    else:
+        crit = (
+            "the log-normal, asymmetric reference change value (Fokkema et al. 2006, Clin Chem 52:1602): "
+            "σ = √(ln(CVa² + 1) + ln(CVi² + 1)), RCV up = exp(+z·√2·σ) − 1, RCV down = exp(−z·√2·σ) − 1, "
+            f"z = {Z_95:.2f} (two-sided 95%)"
+        )
+    return (
+        "Change per subject and measure from baseline to each follow-up, paired by subject id and timepoint: % change = "
+        f"(to/from − 1) × 100, judged against {crit}. Total CV from CVi and CVa, else the published LSC / (z·√2) with the "
+        "source's z (1.96 when not stated). A change is 'beyond RCV' when it reaches the limit; censored values give a "
+        "direction only where it is certain; a change of assay variant between visits is not compared. "
+        + " ".join(text for _, text in BIOVARIATION_METHODS)
+        + " Where a treatment flag applies, published responder rules replace the RCV: PINP rise > 10 µg/L on anabolic "
+        "treatment [Krege14]; PINP fall > 38 % or CTX fall > 56 % on oral bisphosphonate [DiezPerez17]; uNTX fall ≥ 30 % "
+        "on antiresorptive treatment [UCSF][ARUP]."
+    )

@@ -57,7 +57,7 @@ def _cmd_markers(args: argparse.Namespace) -> int:
                     "kind": meas.kind,
                     "canonical unit": meas.unit,
                     "other units": ", ".join(u for u in meas.units if u != meas.unit),
-                    "LOINC": m.loinc.get(meas.specimen, ""),
+                    "LOINC": meas.loinc,
                     "MW g/mol": "" if m.molecular_weight is None else f"{m.molecular_weight:g}",
                     "name": m.name,
                     "synonyms": ", ".join(m.synonyms + m.serum_synonyms + m.urine_synonyms),
@@ -85,7 +85,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         )
         to_unit = args.to
     else:
-        target = resolve_unit(args.unit, marker=marker.id, specimen=args.specimen)
+        target = resolve_unit(args.unit, marker=marker.id, specimen=args.specimen, variant=args.variant or "")
         value, to_unit = args.value * target.factor, target.unit
     print(f"{args.value:g} {args.unit} {marker.id} = {value:.6g} {to_unit}")
     return 0
@@ -129,9 +129,23 @@ def _print_import_summary(result, *, file=None) -> None:
             continue
         extra = f", {r.ignored} not bone markers" if r.ignored else ""
         print(f"{r.file}: {r.read} results read, {r.loaded} loaded, {r.rejected} rejected, {r.blank} blank{extra}", file=out)
+        _print_unused_columns(result, r.file, out)
     warn = result.problems[result.problems["severity"] == "warning"]
     if len(warn):
         print(f"{len(warn)} warning(s): check the warnings file", file=out)
+
+
+def _print_unused_columns(result, file: str, out) -> None:
+    """Name every column of a file that was not read (unknown, derived values, look-alikes), per sheet."""
+    name = Path(file).name
+    for rec in result.layouts:
+        unused = rec.get("unused") or []
+        if rec.get("file") != name or not unused:
+            continue
+        where = f" [{rec['sheet']}]" if rec.get("sheet") else ""
+        kinds = {"unknown": "not recognised", "derived": "derived value", "lookalike": "look-alike"}
+        listed = "; ".join(f"{h!r} ({kinds.get(role, role)})" for h, role, _ in unused[:15]) + (" …" if len(unused) > 15 else "")
+        print(f"  {len(unused)} column(s) not used{where}: {listed}", file=out)
 
 
 def _sibling(path: str, suffix: str) -> str:
@@ -139,13 +153,34 @@ def _sibling(path: str, suffix: str) -> str:
     return str(p.with_name(p.stem + suffix))
 
 
+def _write_mapping_draft(args: argparse.Namespace) -> None:
+    """Draft a mapping for every sheet of the inputs (every column with its guessed role), read or not."""
+    from .io.draft import draft_entries
+    from .io.mapping import load_mapping, mapping_to_toml
+    from .io.readers import Limits
+
+    used = load_mapping(args.mapping) if args.mapping else None
+    dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
+    decimal = args.decimal or (used.decimal if used else None)
+    limits = Limits.scaled(args.max_size) if args.max_size else None
+    entries = draft_entries(args.inputs, mapping=used, limits=limits)
+    Path(args.write_mapping).write_text(mapping_to_toml(entries, dayfirst=dayfirst, decimal=decimal), encoding="utf-8")
+    print(f"wrote mapping draft {args.write_mapping}", file=sys.stderr)
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from .errors import StrictModeError
     from .io.load import first_rejection
-    from .io.mapping import load_mapping, mapping_to_toml
     from .io.write import write_csv
 
-    result = _import(args)
+    try:
+        result = _import(args)
+    except BTMError as exc:
+        if not args.write_mapping:
+            raise
+        # nothing could be read: exactly when a mapping is needed, so the draft is still written
+        _write_mapping_draft(args)
+        raise BTMError(f"{exc}; wrote mapping draft {args.write_mapping}: fill in its blanks and rerun with --mapping {args.write_mapping}") from None
     unread = result.files[result.files["status"] != "ok"]
     if args.strict and len(unread):
         from .errors import InputFileError
@@ -153,11 +188,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise InputFileError(f"{unread.iloc[0]['file']}: {unread.iloc[0]['status']} (--strict)")
     _print_import_summary(result)
     if args.write_mapping:
-        used = load_mapping(args.mapping) if args.mapping else None
-        dayfirst = args.dayfirst if args.dayfirst is not None else (used.dayfirst if used else None)
-        decimal = args.decimal or (used.decimal if used else None)
-        Path(args.write_mapping).write_text(mapping_to_toml(result.layouts, dayfirst=dayfirst, decimal=decimal), encoding="utf-8")
-        print(f"wrote mapping draft {args.write_mapping}", file=sys.stderr)
+        _write_mapping_draft(args)
     rejected_path = _sibling(args.output, ".rejected.csv")
     warnings_path = _sibling(args.output, ".warnings.csv")
     write_csv(result.rejected, rejected_path)
@@ -232,6 +263,8 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--biovar", metavar="CSV", help="your own biological variation figures (same columns as the shipped file)")
     p.add_argument("--arm", action="append", metavar="LABEL=TYPE", help="exercise type of an arm (endurance, resistance, impact, flexibility_balance, combined, control)")
     p.add_argument("--population", help="population of all arms (e.g. postmenopausal_women) for the evidence comparison")
+    p.add_argument("--condition", help="clinical condition of the trial's subjects (e.g. osteoporosis, type_2_diabetes); "
+                   "evidence from patients is used only when it is named")
 
 
 def _run_analysis(args: argparse.Namespace):
@@ -246,7 +279,7 @@ def _run_analysis(args: argparse.Namespace):
         opts = AnalysisOptions()
     imported = _import(args, study)
     # command-line options override the study file
-    for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population"):
+    for name in ("control", "baseline", "test", "adjust", "between", "rcv", "biovar", "population", "condition"):
         v = getattr(args, name, None)
         if v is not None:
             setattr(opts, name, v)

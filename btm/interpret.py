@@ -28,9 +28,14 @@ import pandas as pd
 
 from .markers import FORMATION, RESORPTION, catalog
 from .ranges import intervals_with, select_intervals
+from .selection import METHODS as SELECTION_METHODS
+from .selection import pregnancy_states
 
 __all__ = [
     "BALANCE_COLUMNS",
+    "BALANCE_COLUMN_NOTES",
+    "BALANCE_EXCLUDING_FLAGS",
+    "METHODS",
     "FLAGS",
     "INTERPRETED_COLUMNS",
     "RATIOS",
@@ -92,8 +97,27 @@ BALANCE_COLUMNS = [
     *[f"ratio_{k}" for k in RATIOS], "n_markers", "note",
 ]
 
-BALANCE_THRESHOLD = 1.0  # |balance_index| >= 1: formation- or resorption-dominant (issue spec)
-TURNOVER_THRESHOLD = 1.96  # mean z beyond the reference limits: low or high turnover
+#: |balance_index| ≥ 1: formation- or resorption-dominant. A btm convention (one z unit between the
+#: formation and resorption means); no published cut-off was found. The index itself is the modern
+#: uncoupling index when the pair is PINP and CTX1 [Eastell19-ACTIVE].
+BALANCE_THRESHOLD = 1.0
+#: mean z beyond ±1.96: high or low turnover. ±1.96 is where a single zlog crosses its reference
+#: limit (P2.5/P97.5, Hoffmann 2017); applying it to the mean z of several markers is a btm convention.
+TURNOVER_THRESHOLD = 1.96
+
+#: Flags that keep a marker out of the balance and turnover of its sample: a renally cleared marker
+#: reads high when eGFR < 30 (CTX, NTX, OC(1–49) correlate with GFR [Yamada08]; apparent CTX rises as
+#: GFR falls [Mayo CTX]); total PINP is biased high from CKD 3b [Tridimas21]. Left in, they would drive
+#: "resorption-dominant" (or "formation-dominant") by kidney function, not bone.
+BALANCE_EXCLUDING_FLAGS = {"RENAL": "eGFR < 30: renally cleared, reads high", "RENAL_PINP": "eGFR < 45 with total PINP: monomer accumulates"}
+
+#: Plain-language notes for the balance columns (for the report's column glossary).
+BALANCE_COLUMN_NOTES = {
+    "balance_index": "formation z − resorption z; |index| ≥ 1 is called dominant by btm convention (no published cut-off)",
+    "turnover_state": "low / normal / high turnover when the mean z is beyond ∓1.96 (btm convention: the single-result "
+    "reference limit applied to a mean), plus formation-/resorption-dominant when |balance index| ≥ 1 (btm convention)",
+    "note": "markers left out of the balance and why (reported twice, no z, or a RENAL / RENAL_PINP flag)",
+}
 
 
 def zlog(x: np.ndarray | float, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
@@ -134,6 +158,10 @@ def status_of(value: np.ndarray, censored: np.ndarray, low: np.ndarray, high: np
 def _truthy(s: pd.Series) -> np.ndarray:
     t = s.fillna("").astype(str).str.strip().str.casefold()
     return t.isin(_YES).to_numpy() | t.str.match(r"^(yes|pregnan|lactat|breast)").to_numpy()
+
+
+def _pregnancy_states(s: pd.Series) -> np.ndarray:
+    return pregnancy_states(s.fillna("").astype(str)).to_numpy(dtype=object)
 
 
 def _contains(s: pd.Series, words: Sequence[str]) -> np.ndarray:
@@ -179,7 +207,7 @@ def flag_results(data: pd.DataFrame) -> pd.Series:
     if "fracture" in data:
         add(_truthy(data["fracture"]), "FRACTURE")
     if "pregnancy" in data:
-        add(_truthy(data["pregnancy"]), "PREGNANCY")
+        add(_truthy(data["pregnancy"]) | (_pregnancy_states(data["pregnancy"]) != ""), "PREGNANCY")
     if "medication" in data:
         add(_contains(data["medication"], _ANTIRESORPTIVE), "ANTIRESORPTIVE")
         add(_contains(data["medication"], _ANABOLIC), "ANABOLIC")
@@ -234,7 +262,9 @@ def interpret(data: pd.DataFrame, *, ranges: str | Path | Sequence[str | Path] |
     v = res["value"].to_numpy(dtype=float)
     cens = res["censored"].fillna("").astype(str).to_numpy(dtype=object)
     lo, hi = res["ref_low"].to_numpy(dtype=float), res["ref_high"].to_numpy(dtype=float)
-    res["status"] = status_of(v, cens, lo, hi)
+    status = status_of(v, cens, lo, hi)
+    status[res["ref_undetermined"].to_numpy(dtype=bool)] = "undetermined"  # e.g. sex unknown and the sexes' limits differ
+    res["status"] = status
     z = zlog(v, lo, hi)
     z[cens != ""] = np.nan
     z[np.isnan(lo)] = np.nan  # one-sided limits: no z
@@ -254,7 +284,7 @@ def interpret(data: pd.DataFrame, *, ranges: str | Path | Sequence[str | Path] |
     )
     res["flags"] = flags
     res["flag_notes"] = flags.map(flag_text)
-    res = res.drop(columns=["ref_percentiles"])
+    res = res.drop(columns=["ref_percentiles", "ref_undetermined"])
     return Interpretation(results=res, balance=balance(res))
 
 
@@ -269,7 +299,9 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
       ∓1.96, the reference limits), and formation- or resorption-dominant when |balance_index| ≥ 1;
     * ratios (:data:`RATIOS`) when both markers were measured without censoring.
 
-    A marker reported twice in one sample is left out of that sample's balance (never averaged).
+    A marker reported twice in one sample is left out of that sample's balance (never averaged), and
+    so is a result flagged RENAL or RENAL_PINP (:data:`BALANCE_EXCLUDING_FLAGS`): kidney function,
+    not bone, would drive its z. The thresholds are conventions (:data:`METHODS`).
     """
     if results.empty:
         return pd.DataFrame(columns=BALANCE_COLUMNS)
@@ -279,7 +311,12 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     df["_class"] = df["marker"].map(cls)
     n_same = df.groupby(keys + ["marker"], sort=False)["marker"].transform("size")
     dup = (n_same > 1).to_numpy()
-    usable = ~dup & df["z"].notna().to_numpy()
+    flags = results["flags"].fillna("").astype(str) if "flags" in results else pd.Series("", index=results.index)
+    kidney = np.zeros(len(df), dtype=bool)
+    for code in BALANCE_EXCLUDING_FLAGS:
+        kidney |= flags.str.contains(rf"(?:^|;){code}(?:;|$)", regex=True).to_numpy()
+    kidney &= ~dup
+    usable = ~dup & ~kidney & df["z"].notna().to_numpy()
     form = usable & (df["_class"] == FORMATION).to_numpy()
     reso = usable & (df["_class"] == RESORPTION).to_numpy()
     z = df["z"].to_numpy(dtype=float)
@@ -289,7 +326,8 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     df["_fm"] = np.where(form, df["marker"], "")
     df["_rm"] = np.where(reso, df["marker"], "")
     df["_dup"] = np.where(dup, df["marker"], "")
-    df["_noz"] = np.where(~usable & ~dup, df["marker"], "")
+    df["_kid"] = np.where(kidney, df["marker"], "")
+    df["_noz"] = np.where(~usable & ~dup & ~kidney, df["marker"], "")
     g = df.groupby(keys, sort=False)
 
     gcode = g.ngroup().to_numpy()
@@ -311,6 +349,7 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
             "resorption_markers": joined("_rm"),
             "n_markers": g["_z"].count(),
             "_dups": joined("_dup"),
+            "_kid": joined("_kid"),
             "_noz": joined("_noz"),
         }
     )
@@ -336,10 +375,12 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
         else:
             out[f"ratio_{name}"] = np.nan
     notes = []
-    for d, nz in zip(out["_dups"], out["_noz"], strict=True):
+    for d, kd, nz in zip(out["_dups"], out["_kid"], out["_noz"], strict=True):
         parts = []
         if d:
             parts.append("reported twice, not used: " + d.replace(",", ", "))
+        if kd:
+            parts.append("left out, kidney function (RENAL / RENAL_PINP flag: reads high): " + kd.replace(",", ", "))
         if nz:
             parts.append("no z (censored or no interval): " + nz.replace(",", ", "))
         notes.append("; ".join(parts))
@@ -363,3 +404,28 @@ def _state(turnover_z: float, bi: float) -> str:
     if not math.isnan(bi) and abs(bi) >= BALANCE_THRESHOLD:
         base += ", formation-dominant" if bi > 0 else ", resorption-dominant"
     return base
+
+
+#: What interpretation does, in words with its sources (quoted by the report's Methods sheet): topic -> text.
+#: The reference-interval rules come from :mod:`btm.selection`, next to the code that applies them.
+METHODS: dict[str, str] = {
+    **dict(SELECTION_METHODS),
+    "z-scores": (
+        "zlog (Hoffmann et al. 2017, LaboratoriumsMedizin 41:23): z = (ln x − (ln L + ln U)/2) · 3.92 / (ln U − ln L), so "
+        "z = −1.96 at the lower and +1.96 at the upper reference limit. Censored values and one-sided limits get no z; where "
+        "the source does not state its percentiles, P2.5–P97.5 is assumed and ref_note says so."
+    ),
+    "Balance and turnover": (
+        "Per sample: formation z = mean z of PINP, BALP, OCN, ALP present; resorption z = mean z of CTX1, NTX, TRAP5B, PYD, "
+        "DPD present; balance index = formation z − resorption z (the uncoupling index when the pair is PINP and CTX1 "
+        f"[Eastell19-ACTIVE]); turnover z = mean of all z. Thresholds are btm conventions, not published cut-offs: "
+        f"|balance index| ≥ {BALANCE_THRESHOLD:g} = formation- or resorption-dominant; turnover z beyond "
+        f"±{TURNOVER_THRESHOLD:g} (the z of a single result at its reference limit) = high or low turnover."
+    ),
+    "Balance: kidney function": (
+        "A result flagged RENAL (eGFR < 30; CTX, NTX, osteocalcin are renally cleared and read high [Yamada08][Mayo CTX]) or "
+        "RENAL_PINP (eGFR < 45 with total PINP [Tridimas21]) is left out of its sample's formation, resorption and turnover "
+        "z, and the balance note says so; a sample whose index would need it gets none. The ratios are raw value ratios "
+        "and keep it (their change per subject is analysed like any marker's)."
+    ),
+}

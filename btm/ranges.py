@@ -10,19 +10,31 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ._resources import reference_ranges_dir, sha256_of
+from .biovariation import BV_COLUMNS, BioVariation, load_biovariation
 from .errors import RangesError, UnitError
 from .markers import catalog
+from .selection import (
+    ADULT_AGE,
+    GROWTH_POPULATIONS,
+    MENOPAUSE_AGE,
+    PREGNANCY_POPULATIONS,
+    Interval,
+    Undetermined,
+    _band,
+    select_interval,
+    select_intervals,
+)
 from .units import resolve_unit
 
 __all__ = [
+    "ADULT_AGE",
+    "MENOPAUSE_AGE",
+    "Undetermined",
     "INTERVAL_COLUMNS",
     "BV_COLUMNS",
     "Interval",
@@ -40,11 +52,8 @@ INTERVAL_COLUMNS = [
     "marker", "specimen", "unit", "sex", "age_min", "age_max", "population",
     "lower", "upper", "percentiles", "assay", "default", "source", "note",
 ]
-BV_COLUMNS = ["marker", "specimen", "cvi_pct", "cva_pct", "lsc_pct", "lsc_z", "default", "source", "note"]
-POPULATIONS = ("adult", "premenopausal", "postmenopausal", "child", "tanner_1", "tanner_2", "tanner_3", "tanner_4", "tanner_5")
+POPULATIONS = ("adult", "premenopausal", "postmenopausal", *GROWTH_POPULATIONS, *PREGNANCY_POPULATIONS)
 _REQUIRED = ["marker", "specimen", "unit", "sex", "population", "upper"]
-MENOPAUSE_AGE = 51  # median age at natural menopause [K]; used only when menopausal status is missing
-ADULT_AGE = 18
 
 
 def _read_csv(path: Path, what: str) -> pd.DataFrame:
@@ -169,18 +178,6 @@ def _check_overlaps(df: pd.DataFrame, p: Path) -> None:
                 )
 
 
-def _band(a: float, b: float) -> str:
-    lo = "" if math.isinf(a) or math.isnan(a) else f"{a:g}"
-    hi = "" if math.isinf(b) or math.isnan(b) else f"{b:g}"
-    if lo and hi:
-        return f"{lo}–<{hi} y"
-    if lo:
-        return f"≥{lo} y"
-    if hi:
-        return f"<{hi} y"
-    return "all ages"
-
-
 @functools.cache
 def shipped_intervals() -> pd.DataFrame:
     """The intervals shipped with btm (``reference_ranges/intervals.csv``), validated."""
@@ -207,258 +204,6 @@ def plausible_bounds() -> dict[tuple[str, str], tuple[float, float]]:
         hi = g["upper_c"].max(skipna=True)
         if not math.isnan(hi):
             out[(m, u)] = (float(lo) if not math.isnan(lo) else float(hi) / 100, float(hi))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# selection
-
-
-@dataclass(frozen=True)
-class Interval:
-    """The reference interval chosen for a result, in the marker's canonical unit."""
-
-    low: float
-    high: float
-    unit: str
-    population: str
-    source: str
-    assay: str
-    percentiles: str
-    why: str
-    origin: str
-
-
-_POP_WORDS = {"adult": "adults", "premenopausal": "premenopausal women", "postmenopausal": "postmenopausal women", "child": "children"}
-
-
-def _describe(row: dict[str, Any]) -> str:
-    pop = row["population"]
-    who = _POP_WORDS.get(pop, pop.replace("_", " stage "))
-    if pop in ("adult", "child") and row["sex"] in ("M", "F"):
-        who = {"M": "men", "F": "women"}[row["sex"]] if pop == "adult" else {"M": "boys", "F": "girls"}[row["sex"]]
-    return f"{who} {_band(row['age_min'], row['age_max'])}"
-
-
-def select_interval(
-    intervals: pd.DataFrame | list[dict[str, Any]],
-    *,
-    marker: str,
-    specimen: str,
-    unit: str,
-    sex: str = "",
-    age: float = math.nan,
-    menopausal_status: str = "",
-    assay: str = "",
-    tanner_stage: str = "",
-) -> Interval | str:
-    """The interval for one result, or a string saying why there is none.
-
-    Rule (documented in ``reference_ranges/README.md``): rows of the same marker, specimen and
-    unit kind whose sex, population and age fit; then a user row, a row whose assay matches
-    the data's, ``default=yes``, the narrowest age band, file order. Missing subject data still
-    gets an interval, and ``why`` says which and why.
-    """
-    records = intervals.to_dict("records") if isinstance(intervals, pd.DataFrame) else intervals
-    cand = [r for r in records if r["marker"] == marker and r["specimen"] == specimen and r["unit_c"] == unit]
-    if not cand:
-        return f"no reference interval for {marker} ({specimen}, {unit})"
-    why: list[str] = []
-    has_age = age is not None and not (isinstance(age, float) and math.isnan(age))
-    sex = sex if sex in ("M", "F") else ""
-    any_sex = any(r["sex"] == "any" for r in cand)
-    if has_age and age < ADULT_AGE:
-        pops = ["child"]
-        stage = str(tanner_stage).strip().upper().replace("TANNER", "").strip()
-        stage = {"I": "1", "II": "2", "III": "3", "IV": "4", "V": "5"}.get(stage, stage)
-        if stage in ("1", "2", "3", "4", "5") and any(r["population"] == f"tanner_{stage}" for r in cand):
-            pops = [f"tanner_{stage}"]
-    elif sex == "M":
-        pops = ["adult"]
-    elif sex == "F":
-        if menopausal_status == "post":
-            pops = ["postmenopausal", "adult"]
-        elif menopausal_status == "pre":
-            pops = ["premenopausal", "adult"]
-        elif menopausal_status == "peri":
-            pops = ["premenopausal", "adult"]
-            why.append("perimenopausal: no own interval, premenopausal used")
-        elif has_age:
-            post = age >= MENOPAUSE_AGE
-            pops = ["postmenopausal", "adult"] if post else ["premenopausal", "adult"]
-            why.append(f"menopausal status unknown: {'post' if post else 'pre'}menopausal assumed from age {age:g} (cut-off {MENOPAUSE_AGE} y)")
-        else:
-            pops = ["premenopausal", "adult"]
-            why.append("menopausal status and age unknown: premenopausal interval used")
-    elif any_sex:
-        pops = ["adult"]
-        why.append("sex unknown: interval for both sexes used")
-    else:
-        pops = ["premenopausal"]
-        why.append("sex unknown: IOF/IFCC reference population (premenopausal women) used")
-    chosen = None
-    used_pop = ""
-    for pop in pops:
-        sexes = {sex, "any"} if sex else ({"any", "F"} if pop == "premenopausal" else {"any"})
-        pool = [r for r in cand if r["population"] == pop and r["sex"] in sexes]
-        if not pool:
-            continue
-        if has_age:
-            fit = [r for r in pool if _lo(r) <= age < _hi(r)]
-            if not fit and pop != "child" and age >= ADULT_AGE:
-                # nearest band within 5 years, said so; never for children (their levels change fast)
-                dist = [(min(abs(_lo(r) - age), abs(age - _hi(r))), i) for i, r in enumerate(pool)]
-                d, i = min(dist)
-                if d <= 5:
-                    fit = [pool[i]]
-                    why.append(f"age {age:g} is outside the published {pop} bands; nearest band used")
-            pool = fit
-        elif pool:
-            why.append("age unknown: widest band used")
-        if not pool:
-            continue
-        chosen = _rank(pool, assay=assay, has_age=has_age)
-        used_pop = pop
-        break
-    if chosen is None:
-        who = f"{'sex ' + sex + ', ' if sex else ''}{'age ' + format(age, 'g') if has_age else 'age unknown'}"
-        return f"no {marker} reference interval for this subject ({who})"
-    if used_pop == "adult" and sex == "F" and pops[0] != "adult":
-        why.append("no menopause-specific interval: interval for all women used")
-    return Interval(
-        low=float(chosen["lower_c"]), high=float(chosen["upper_c"]), unit=str(chosen["unit_c"]),
-        population=_describe(chosen), source=str(chosen["source"]), assay=str(chosen["assay"]),
-        percentiles=str(chosen["percentiles"]), why="; ".join(why), origin=str(chosen["origin"]),
-    )
-
-
-def _lo(r: dict[str, Any]) -> float:
-    return -math.inf if math.isnan(r["age_min"]) else r["age_min"]
-
-
-def _hi(r: dict[str, Any]) -> float:
-    return math.inf if math.isnan(r["age_max"]) else r["age_max"]
-
-
-def _rank(pool: list[dict[str, Any]], *, assay: str, has_age: bool) -> dict[str, Any]:
-    a = assay.strip().casefold()
-
-    def key(item: tuple[int, dict[str, Any]]) -> tuple:
-        i, r = item
-        s = str(r["assay"]).strip().casefold()
-        width = _hi(r) - _lo(r)
-        return (
-            r["origin"] != "user",
-            not (a and s and (a in s or s in a)),
-            not r["default"],
-            width if has_age else -width,
-            i,
-        )
-
-    return min(enumerate(pool), key=key)[1]
-
-
-def select_intervals(data: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
-    """:func:`select_interval` for every row of a tidy table (once per distinct subject situation).
-
-    Returns a frame aligned with ``data``: ``ref_low, ref_high, ref_unit, ref_population,
-    ref_source, ref_assay, ref_percentiles, ref_note``.
-    """
-    keys = ["marker", "specimen", "unit", "sex", "age", "menopausal_status", "assay", "tanner_stage"]
-    frame = pd.DataFrame({k: (data[k] if k in data else "") for k in keys}, index=data.index)
-    frame["age"] = pd.to_numeric(frame["age"], errors="coerce")
-    for k in keys:
-        if k != "age":
-            frame[k] = frame[k].fillna("").astype(str)
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(frame))
-    by_marker: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for r in intervals.to_dict("records"):
-        by_marker.setdefault((r["marker"], r["specimen"], r["unit_c"]), []).append(r)
-    names = ("ref_low", "ref_high", "ref_unit", "ref_population", "ref_source", "ref_assay", "ref_percentiles", "ref_note")
-    cols: dict[str, list[Any]] = {k: [] for k in names}
-    for key in uniques:
-        d = dict(zip(keys, key, strict=True))
-        res = select_interval(
-            by_marker.get((d["marker"], d["specimen"], d["unit"]), []), marker=d["marker"], specimen=d["specimen"],
-            unit=d["unit"], sex=d["sex"], age=float(d["age"]), menopausal_status=d["menopausal_status"],
-            assay=d["assay"], tanner_stage=d["tanner_stage"],
-        )
-        if isinstance(res, str):
-            vals = (np.nan, np.nan, "", "", "", "", "", res)
-        else:
-            vals = (res.low, res.high, res.unit, res.population, res.source, res.assay, res.percentiles, res.why)
-        for k, v in zip(names, vals, strict=True):
-            cols[k].append(v)
-    return pd.DataFrame(
-        {k: np.asarray(v, dtype=float if k in ("ref_low", "ref_high") else object)[codes] for k, v in cols.items()},
-        index=data.index,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# biological variation
-
-
-@dataclass(frozen=True)
-class BioVariation:
-    """Within-subject and analytical variation of a marker, and where it came from."""
-
-    marker: str
-    specimen: str
-    cv_total: float  # fraction (0.137 = 13.7 %)
-    cvi: float  # fraction or NaN
-    cva: float  # fraction or NaN
-    basis: str  # how cv_total was obtained
-    source: str
-
-
-def load_biovariation(path: str | Path | None = None) -> dict[tuple[str, str], BioVariation]:
-    """The default biological-variation figures per (marker, specimen), user file first.
-
-    The total CV is taken from CVa and CVi when both are published; else derived from the
-    published LSC as LSC / (z·√2) (z = 1.96 when the source does not state it); else CVi alone
-    (an underestimate, said so in ``basis``).
-    """
-    files = [(reference_ranges_dir() / "biological_variation.csv", "shipped")]
-    if path:
-        files.insert(0, (Path(path), "user"))
-    out: dict[tuple[str, str], BioVariation] = {}
-    markers = catalog()
-    for p, origin in files:
-        df = _read_csv(p, "biological variation")
-        df.columns = [c.strip().lower() for c in df.columns]
-        for c in BV_COLUMNS:
-            if c not in df.columns:
-                if c in ("marker", "specimen"):
-                    raise RangesError(f"{p}: missing column {c}; expected {', '.join(BV_COLUMNS)}")
-                df[c] = ""
-        for i, r in enumerate(df.to_dict("records")):
-            line = i + 2
-            mk, spec = r["marker"].strip(), (r["specimen"].strip().lower() or "serum")
-            if mk not in markers:
-                raise RangesError(f"{p}, row {line}: unknown marker {mk!r}")
-            # the user's file is read first and every row of it counts; of the shipped rows, the defaults
-            is_default = origin == "user" or r["default"].strip().lower() in ("yes", "y", "true", "1", "x")
-            if not is_default or (mk, spec) in out:
-                continue
-            cvi = _num(r["cvi_pct"], p, line, "cvi_pct") / 100
-            cva = _num(r["cva_pct"], p, line, "cva_pct") / 100
-            lsc = _num(r["lsc_pct"], p, line, "lsc_pct") / 100
-            z = _num(r["lsc_z"], p, line, "lsc_z")
-            if not math.isnan(cvi) and not math.isnan(cva):
-                total = math.sqrt(cvi**2 + cva**2)
-                basis = f"CVi {cvi:.1%} and CVa {cva:.1%}"
-            elif not math.isnan(lsc):
-                zz = 1.96 if math.isnan(z) else z
-                total = lsc / (zz * math.sqrt(2))
-                basis = f"total CV {total:.1%} = published LSC {lsc:.0%} / ({zz:g}·√2)" + (" (z not stated: 1.96 assumed)" if math.isnan(z) else "")
-            elif not math.isnan(cvi):
-                total = cvi
-                basis = f"CVi {cvi:.1%} only (no analytical CV published: the RCV is an underestimate)"
-            else:
-                raise RangesError(f"{p}, row {line}: {mk} needs cvi_pct and cva_pct, or lsc_pct")
-            src = r["source"].strip() or f"user file {p.name}"
-            out[(mk, spec)] = BioVariation(mk, spec, total, cvi, cva, basis, ("user: " if origin == "user" else "") + src)
     return out
 
 

@@ -24,6 +24,7 @@ _DAYS = {
     "m": 30.4375, "mo": 30.4375, "mon": 30.4375, "month": 30.4375, "months": 30.4375, "monat": 30.4375, "monate": 30.4375,
     "y": 365.25, "yr": 365.25, "year": 365.25, "years": 365.25, "jahr": 365.25,
     "h": 1 / 24, "hr": 1 / 24, "hour": 1 / 24, "hours": 1 / 24,
+    "min": 1 / 1440, "minute": 1 / 1440, "minutes": 1 / 1440,
 }
 _VISIT = {"v", "visit", "t", "tp", "time", "timepoint", "session", "s", "visite", "besuch", "phase", "p"}
 _FIRST = re.compile(r"^(screen(ing)?|baseline|base|pre|pre[\s_-]?(training|test|intervention|exercise)?|before|bl|t0|vor|prä|prae|start)$")
@@ -49,8 +50,16 @@ class TimepointOrder:
 
 
 def _label_key(label: str) -> tuple[float, float, str] | None:
-    """(phase, days or number, "time"/"number"/"") from a label; None when it says nothing about order."""
-    t = label.strip().casefold()
+    """(phase, days or number, "time"/"number"/"") from a label; None when it says nothing about order.
+
+    Labels in other languages and abbreviations (``vor``, ``après``, ``BL``, ``wk12``, ``M6``) are
+    read as their canonical visit label first (:func:`btm.io.visits.visit_label`).
+    """
+    from .io.visits import visit_label
+
+    t = (visit_label(label) or label).strip().casefold()
+    if t.startswith("screen"):
+        return (-1, 0, "")  # screening comes before the baseline visit
     if _FIRST.match(t):
         return (0, 0, "")
     if _MID.match(t):
@@ -113,8 +122,20 @@ def order_timepoints(
         base = baseline
         basis += f"; baseline {baseline!r} as given"
     else:
-        base = order[0]
+        base = _named_baseline(order) or order[0]
+        if base != order[0]:
+            basis += f"; baseline {base!r} (named so), not the earlier {order[0]!r}"
     return TimepointOrder(tuple(order), base, basis)
+
+
+def _named_baseline(order: Sequence[str]) -> str | None:
+    """The one label that says "baseline" (baseline, BL, Basis, T0 …) when an earlier label is a screening visit."""
+    from .io.visits import visit_label
+
+    if not order or not str(visit_label(order[0]) or order[0]).casefold().startswith("screen"):
+        return None
+    named = [t for t in order if visit_label(t) == "baseline" or str(t).strip().casefold() == "t0"]
+    return named[0] if len(named) == 1 else None
 
 
 def sequence_dates(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:

@@ -7,14 +7,23 @@ pint object per value; see ``benchmarks/units_bench.py``).
 Unit text from lab exports is first normalised by a small grammar of its own (pint alone would
 read ``nm`` as nanometre and ``nM BCE`` not at all)::
 
-    unit     := part [ "/" part ]
-    part     := term { annotation }
-    term     := [prefix] base            prefix: p n u(µ μ mc) m c d k     base: g l mol m(=molar) kat u iu
-    annotation := "BCE" | "Cr" | "creat" | "creatinine"
+    unit       := part [ "/" part ]
+    part       := term { annotation }
+    term       := [prefix] base        prefix: f p n u(µ μ mc) m c d k
+                                       base: g  l  mol  M(=molar)  kat  U  IU ([IU], UI, IE)
+    annotation := "BCE" | "Cr" | "creat" | "creatinine" | "cre" | "Kreatinin" | {BCE} | {creat} | {37Cel}
 
-Case is ignored (``NG/ML`` = ``ng/mL``); a bare ``m`` base is *molar* (``nM`` = nmol/L) since lab
-exports never carry lengths. ``BCE`` marks the amount as bone collagen equivalents, ``Cr`` marks
-the denominator as creatinine; both have their own pint dimensions (``btm/data/units.txt``).
+Case is ignored (``NG/ML`` = ``ng/mL``) except for molar ``M``: ``nM``, ``mM``, ``µM`` are molar,
+``nm`` and ``mm`` are lengths and refused; in text of one case (``NM BCE/MM CR``) ``M`` is molar
+only beside BCE or creatinine (NTX units). ``BCE`` marks the amount as bone collagen equivalents,
+``Cr`` marks the denominator as creatinine; both have their own pint dimensions
+(``btm/data/units.txt``), and 1 g creatinine = 1/113.12 mol, so per-gram and per-mmol creatinine
+ratios convert with the catalog's creatinine molar mass. UCUM annotations other than these are
+refused, never dropped; ``{37Cel}`` (or "37 °C") is accepted, an activity measured at another
+temperature is refused. Spelled-out words (``micrograms per liter``) and Russian lab units
+(``нг/мл``, ``Ед/л``, ``МЕ/л``) are read too. Text a marker's catalog entry declares in
+``unit_aliases`` (``nmol/mmol`` for urine DPD: per mmol creatinine) is read as that unit for that
+marker only.
 
 Examples
 --------
@@ -24,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -73,10 +83,38 @@ def registry() -> Any:
 # ---------------------------------------------------------------------------------------------
 # Parsing unit text
 
-_TERM = re.compile(r"^(?P<prefix>p|n|u|m|c|d|k|)(?P<base>g|l|mol|kat|iu|u|m)(?P<ann>bce|cr|creat|creatinine|crea)?$")
-_PREFIX = {"p": "p", "n": "n", "u": "u", "m": "m", "c": "c", "d": "d", "k": "k", "": ""}
-_CREAT_WORDS = {"cr", "creat", "creatinine", "crea", "creatinin", "kreatinin", "krea", "crn"}
+_TERM = re.compile(r"^(?P<prefix>f|p|n|u|m|c|d|k|)(?P<base>g|l|mol|molar|kat|iu|u)(?P<ann>bce|cr)?$")
+_PREFIX = {"f": "f", "p": "p", "n": "n", "u": "u", "m": "m", "c": "c", "d": "d", "k": "k", "": ""}
+# creatinine as labs write it (English, German, French, Spanish, Italian, Polish, Czech; accents removed)
+_CREAT_WORDS = {
+    "cr", "cre", "crea", "creat", "creatinine", "creatinin", "creatinina", "crn", "crt", "kreatinin", "krea", "kreat",
+    "kreatyniny", "kreatininu", "kreatinina", "creatinini", "creatininae", "ucr",
+}
 _BCE_WORDS = {"bce"}
+# unit words spelled out, and unit words in other scripts, -> the short symbols the grammar reads
+_WORD_UNITS = {
+    "microgram": "ug", "micrograms": "ug", "mcg": "ug", "nanogram": "ng", "nanograms": "ng", "picogram": "pg",
+    "picograms": "pg", "milligram": "mg", "milligrams": "mg", "gram": "g", "grams": "g", "gramme": "g", "grammes": "g",
+    "liter": "l", "litre": "l", "liters": "l", "litres": "l", "milliliter": "ml", "millilitre": "ml", "milliliters": "ml",
+    "millilitres": "ml", "deciliter": "dl", "decilitre": "dl", "deciliters": "dl", "decilitres": "dl", "mcl": "ul",
+    "mole": "mol", "moles": "mol", "nanomole": "nmol", "nanomoles": "nmol", "micromole": "umol", "micromoles": "umol",
+    "millimole": "mmol", "millimoles": "mmol", "picomole": "pmol", "picomoles": "pmol", "unit": "u", "units": "u",
+    "katal": "kat", "ui": "iu", "ie": "iu", "e": "u", "mui": "miu", "uui": "uiu", "mie": "miu", "me": "mu", "mcmol": "umol",
+    "mckat": "ukat",
+    # Russian (Cyrillic) lab units: мкг/л, нг/мл, Ед/л (units), МЕ/л (international units), нмоль/л
+    "мкг": "ug", "нг": "ng", "пг": "pg", "мг": "mg", "г": "g", "мл": "ml", "л": "l", "дл": "dl", "мкл": "ul",
+    "моль": "mol", "ммоль": "mmol", "мкмоль": "umol", "нмоль": "nmol", "пмоль": "pmol", "ед": "u", "мед": "mu",
+    "ме": "iu", "мме": "miu", "кат": "kat", "мккат": "ukat", "нкат": "nkat", "креатинина": "creat",
+    "креатинин": "creat", "креат": "creat", "кр": "creat",
+}
+# UCUM annotations {…} btm reads; anything else in braces is refused, never ignored
+_ANNOTATIONS = {
+    "bce": " bce ", "creat": " cr ", "creatinine": " cr ", "cr": " cr ", "cre": " cr ", "crea": " cr ", "crt": " cr ",
+}
+_TEMPERATURE = re.compile(r"(?:\bat\s*)?\b(\d{2})\s*(?:°|º|deg\.?\s*|degrees?\s*)?\s*c(?:el)?\b")
+# molar: "nM", "mM", "µM", "M" (upper-case M after a lower-case prefix) -> "nmolar"
+_MOLAR = re.compile(r"(?<![A-Za-z])([fpnum]?)M(?![A-Za-z])")
+_MOLAR_ANY_CASE = re.compile(r"(?<![A-Za-z])([fpnumFPNUM]?)[mM](?![A-Za-z])")
 
 # kind of a unit, by its pint dimensionality (that of a reference unit of each kind)
 _KIND_REFERENCE = {
@@ -106,6 +144,12 @@ _KIND_WORDS = {
     "mass_per_creatinine": "a mass ratio to creatinine",
 }
 _MW_PAIRS = {frozenset({"mass", "molar"}), frozenset({"per_creatinine", "mass_per_creatinine"})}
+#: Markers whose mass <-> molar factor holds only for some assay variants; other or unstated variants
+#: are refused. PINP: the factor is the trimer's ~35 kDa [CloudClone/Melkko], which intact assays measure;
+#: total assays also measure the monomer, which accumulates in CKD [Tridimas21], so no single molecular
+#: weight fits total or unspecified PINP. Osteocalcin: ~5800 Da is intact OC (1–49) [Unitslab]; N-MID
+#: assays also measure the 1–43 fragment, so the factor is not theirs.
+MOLAR_VARIANTS: dict[str, frozenset[str]] = {"PINP": frozenset({"intact"}), "OCN": frozenset({"intact"})}
 
 
 @dataclass(frozen=True)
@@ -117,15 +161,55 @@ class ParsedUnit:
     kind: str
 
 
+def _annotation(body: str, text: str) -> str:
+    a = re.sub(r"[\s.]+", "", body).casefold()
+    if a in _ANNOTATIONS:
+        return _ANNOTATIONS[a]
+    m = re.fullmatch(r"(\d+)cel", a)
+    if m:
+        return _temperature(m.group(1), text)
+    raise UnitParseError(text, f"annotation {{{body}}} is not one btm reads (it reads {{BCE}}, {{creat}}, {{37Cel}})")
+
+
+def _temperature(degrees: str, text: str) -> str:
+    if degrees != "37":
+        raise UnitParseError(
+            text, f"an enzyme activity measured at {degrees} °C is not comparable with results at 37 °C (IFCC); no factor exists"
+        )
+    return " "
+
+
+def _fold_accents(s: str) -> str:
+    s = unicodedata.normalize("NFKD", s)
+    return unicodedata.normalize("NFKC", "".join(c for c in s if not ("\u0300" <= c <= "\u036f")))
+
+
 def _clean_text(text: str) -> str:
+    """Unit text -> lower-case words of the grammar (``"nmol{BCE}/mmol{creat}"`` -> ``"nmol bce/mmol cr"``)."""
     s = unicodedata.normalize("NFKC", str(text)).strip()
     s = s.replace("μ", "u").replace("µ", "u")
-    s = s.strip("()[]{} ")
-    s = s.casefold()
-    s = re.sub(r"\bmcg\b|mcg", "ug", s)
+    s = re.sub(r"\[\s*i\s*u\s*\]", "IU", s, flags=re.I)  # UCUM [IU], [iU]
+    s = re.sub(r"\b(?:I\.U\.|U\.I\.)", "IU", s)  # I.U./L, U.I./L
+    s = re.sub(r"\{([^{}]*)\}", lambda m: _annotation(m.group(1), str(text)), s)
+    s = s.strip("()[] ").rstrip(".")
+    letters = [c for c in s if c.isalpha()]
+    context = re.search(r"bce|cr|kreat|креат", s, re.I) is not None
+    if letters and all(c.isupper() for c in letters) or (letters and all(c.islower() for c in letters)):
+        # no case to tell nM (molar) from nm (length): molar only beside BCE or creatinine (NTX units)
+        if context:
+            s = _MOLAR_ANY_CASE.sub(lambda m: m.group(1).lower() + "molar", s)
+    else:
+        s = _MOLAR.sub(lambda m: m.group(1) + "molar", s)
+    s = _fold_accents(s.casefold())
+    s = _TEMPERATURE.sub(lambda m: _temperature(m.group(1), str(text)), s)
+    s = re.sub(r"\binternational\s+units?\b", "iu", s)
     s = re.sub(r"\s*\bper\b\s*", "/", s)
     s = re.sub(r"\s*/\s*", "/", s)
-    s = re.sub(r"[,;]", " ", s)
+    s = re.sub(r"[,;()\[\]]", " ", s)
+    s = re.sub(r"(?<=[a-z])\.(?=[a-z\s/]|$)", " ", s)  # "creat." "mg/g cr."
+    words = re.split(r"(\s+|/)", s)
+    s = "".join(_WORD_UNITS.get(w, w) for w in words)
+    s = re.sub(r"\bmicro\s*", "u", s)
     return re.sub(r"\s+", " ", s).strip()
 
 
@@ -145,7 +229,9 @@ def parse_unit(text: str) -> ParsedUnit:
     ----------
     text
         e.g. ``"ng/mL"``, ``"µg/l"``, ``"mcg/L"``, ``"nM BCE/mM creatinine"``, ``"U/l"``, ``"µkat/L"``,
-        ``"µg/g Cr"``.
+        ``"µg/g Cr"``; UCUM codes with annotations as FHIR and LOINC write them: ``"nmol{BCE}/L"``,
+        ``"nmol{BCE}/mmol{creat}"``, ``"[IU]/L"``, ``"m[IU]/mL"``, ``"U{37Cel}/L"``, ``"ug/mmol{creat}"``;
+        lab spellings: ``"UI/L"``, ``"IE/l"``, ``"kU/L"``, ``"mcg/g Cr"``, ``"ug/g cre"``, ``"нг/мл"``, ``"Ед/л"``.
 
     Returns
     -------
@@ -154,7 +240,16 @@ def parse_unit(text: str) -> ParsedUnit:
     Raises
     ------
     UnitParseError
-        For empty text, words that are not units, or units that are not concentrations.
+        For empty text, words that are not units, annotations btm does not read, enzyme
+        activities measured at another temperature than 37 °C, and units that are not
+        concentrations.
+
+    Notes
+    -----
+    The enzyme units ``U``, ``IU``, ``[IU]``, ``UI`` (French, Spanish, Italian) and ``IE``
+    (German) are all read as the IUB enzyme unit (1 µmol/min): they only occur here as activities
+    of ALP, BALP and TRAP-5b, where labs write them interchangeably. A bare ``nmol BCE`` is read as
+    per litre, as NHANES documents its urine NTx (``URXNT``, "nmol BCE", not creatinine-corrected).
     """
     s = _clean_text(text)
     if not s:
@@ -193,7 +288,7 @@ def parse_unit(text: str) -> ParsedUnit:
 
     def render(term: tuple[str, str, str], *, numerator: bool) -> str:
         pre, base, ann = term
-        if base == "m":  # molar
+        if base == "molar":
             amount = "molBCE" if (bce and numerator) else ("molCr" if ann else "mol")
             return f"({pre}{amount}/L)"
         if base == "mol":
@@ -211,13 +306,15 @@ def parse_unit(text: str) -> ParsedUnit:
             return f"{pre}kat"
         return f"{pre}IU" if base == "iu" else f"{pre}U"
 
-    if len(built) == 2 and built[0][0][1] == "m" and built[1][0][1] == "l":
+    if len(built) == 2 and built[0][0][1] == "molar" and built[1][0][1] == "l":
         # "nM BCE/L": a redundant spelling of nmol BCE/L, common in NTX reports
         p_, _, a_ = built[0][0]
         built[0][0] = (p_, "mol", a_)
     num = render(built[0][0], numerator=True)
     if bce and "molBCE" not in num:
         raise UnitParseError(text, "BCE must qualify a molar amount (nmol BCE, nM BCE)")
+    if len(built) == 1 and bce and built[0][0][1] == "mol":
+        num = f"{num} / L"  # "nmol BCE": per litre (NHANES URXNT)
     expr = num if len(built) == 1 else f"{num} / {render(built[1][0], numerator=False)}"
     ureg = registry()
     try:
@@ -226,6 +323,8 @@ def parse_unit(text: str) -> ParsedUnit:
         raise UnitParseError(text, str(exc)) from None
     kind = _kinds().get(dims)
     if kind is None:
+        if len(built) == 2 and built[0][0][1] in ("mol", "molar") and built[1][0][1] in ("mol", "molar") and not built[1][0][2]:
+            raise UnitParseError(text, "a ratio of two amounts must name its denominator (e.g. 'nmol/mmol creatinine')")
         raise UnitParseError(text, "not a concentration, activity or creatinine ratio")
     return ParsedUnit(text=str(text), expression=expr, kind=kind)
 
@@ -264,11 +363,25 @@ def _refusal(marker: Marker, a: str, b: str) -> str:
     return f"{_KIND_WORDS.get(a, a)} and {_KIND_WORDS.get(b, b)} are different quantities"
 
 
-def _factor(marker: Marker, src: ParsedUnit, dst: ParsedUnit) -> float:
+def _molar_refusal(marker: Marker, variant: str) -> str:
+    allowed = " or ".join(sorted(MOLAR_VARIANTS[marker.id]))
+    said = f"{variant} {marker.id}" if variant else f"{marker.id} of unstated assay variant"
+    why = {
+        "PINP": "total PINP assays also measure the monomer, which accumulates in CKD [Tridimas21]; "
+        "the ~35 kDa factor is the intact trimer's [CloudClone/Melkko]",
+        "OCN": "the ~5800 Da factor is intact osteocalcin's (1–49) [Unitslab]; N-MID assays also measure the 1–43 fragment",
+    }.get(marker.id, "no molecular weight is published for that assay variant")
+    return f"no fixed mass/molar factor for {said}: {why}; only {allowed} {marker.id} converts (name the variant)"
+
+
+def _factor(marker: Marker, src: ParsedUnit, dst: ParsedUnit, variant: str = "") -> float:
     ureg = registry()
     if src.kind == dst.kind:
         return _clean_factor(float(ureg.Quantity(1.0, src.expression).to(dst.expression).magnitude))
-    if frozenset({src.kind, dst.kind}) in _MW_PAIRS and marker.molecular_weight:
+    pair = frozenset({src.kind, dst.kind})
+    if pair in _MW_PAIRS and marker.id in MOLAR_VARIANTS and variant not in MOLAR_VARIANTS[marker.id]:
+        raise UnitConversionError(marker.id, src.text, dst.text, _molar_refusal(marker, variant))
+    if pair in _MW_PAIRS and marker.molecular_weight:
         mw = ureg.Quantity(marker.molecular_weight, "g/mol")
         q = ureg.Quantity(1.0, src.expression).to(dst.expression, "btm_molar", mw=mw)
         return _clean_factor(float(q.magnitude))
@@ -276,12 +389,12 @@ def _factor(marker: Marker, src: ParsedUnit, dst: ParsedUnit) -> float:
 
 
 @functools.lru_cache(maxsize=4096)
-def _conversion_factor(marker_id: str, from_unit: str, to_unit: str) -> float:
+def _conversion_factor(marker_id: str, from_unit: str, to_unit: str, variant: str = "") -> float:
     marker = get_marker(marker_id)
-    return _factor(marker, parse_unit(from_unit), parse_unit(to_unit))
+    return _factor(marker, parse_unit(from_unit), parse_unit(to_unit), variant)
 
 
-def conversion_factor(from_unit: str, to_unit: str, *, marker: str) -> float:
+def conversion_factor(from_unit: str, to_unit: str, *, marker: str, variant: str = "") -> float:
     """Factor that converts values of ``marker`` from ``from_unit`` to ``to_unit``.
 
     Raises
@@ -290,9 +403,11 @@ def conversion_factor(from_unit: str, to_unit: str, *, marker: str) -> float:
         When a unit cannot be read.
     UnitConversionError
         When no fixed factor exists: activity <-> mass, BCE <-> mass or molar, creatinine ratios
-        <-> concentrations, molar units of a marker without a molecular weight.
+        <-> concentrations, molar units of a marker without a molecular weight, and mass <-> molar
+        for an assay variant without a published factor (:data:`MOLAR_VARIANTS`: PINP and
+        osteocalcin convert only when ``variant="intact"``).
     """
-    return _conversion_factor(get_marker(marker).id, str(from_unit), str(to_unit))
+    return _conversion_factor(get_marker(marker).id, str(from_unit), str(to_unit), str(variant or "").strip().lower())
 
 
 def convert(
@@ -309,7 +424,7 @@ def convert(
     ``from_variant``/``to_variant`` name assay variants (e.g. PINP ``total`` and ``intact``):
     different variants are never converted into each other.
 
-    >>> convert([50.0], "ng/mL", "nmol/L", marker="PINP").round(4).tolist()
+    >>> convert([50.0], "ng/mL", "nmol/L", marker="PINP", from_variant="intact").round(4).tolist()
     [1.4286]
     """
     m = get_marker(marker)
@@ -321,7 +436,7 @@ def convert(
             f"{from_variant} and {to_variant} {m.id} assays measure different things; no conversion exists"
             + (f". {m.note}" if m.note else ""),
         )
-    factor = conversion_factor(from_unit, to_unit, marker=m.id)
+    factor = conversion_factor(from_unit, to_unit, marker=m.id, variant=from_variant or to_variant)
     return np.asarray(values, dtype=float) * factor
 
 
@@ -335,10 +450,32 @@ class UnitTarget:
     kind: str
 
 
+def _alias_key(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)).replace("μ", "u").replace("µ", "u")).casefold()
+
+
+def marker_unit_alias(marker: Marker, unit: str, specimen: str | None = None) -> str | None:
+    """The unit a marker's catalog says ``unit`` stands for (``unit_aliases`` in markers.toml), or None."""
+    key = _alias_key(unit)
+    for m in marker.measures:
+        if specimen not in (None, m.specimen):
+            continue
+        for text, target in m.aliases:
+            if _alias_key(text) == key:
+                return target
+    return None
+
+
 @functools.lru_cache(maxsize=8192)
-def _resolve(marker_id: str, unit: str, specimen: str | None) -> UnitTarget:
+def _resolve(marker_id: str, unit: str, specimen: str | None, variant: str = "") -> UnitTarget:
     marker = get_marker(marker_id)
-    src = parse_unit(unit)
+    try:
+        src = parse_unit(unit)
+    except UnitParseError:
+        alias = marker_unit_alias(marker, unit, specimen)
+        if alias is None:
+            raise
+        src = dataclasses.replace(parse_unit(alias), text=str(unit))
     measures: Sequence[Measure] = [m for m in marker.measures if specimen in (None, m.specimen)]
     if not measures:
         raise UnitConversionError(
@@ -352,7 +489,7 @@ def _resolve(marker_id: str, unit: str, specimen: str | None) -> UnitTarget:
     first_error: UnitConversionError | None = None
     for m in ordered:
         try:
-            factor = _factor(marker, src, parse_unit(m.unit))
+            factor = _factor(marker, src, parse_unit(m.unit), variant)
         except UnitConversionError as exc:
             first_error = first_error or exc
             continue
@@ -362,13 +499,14 @@ def _resolve(marker_id: str, unit: str, specimen: str | None) -> UnitTarget:
     raise UnitConversionError(marker.id, unit, targets, reason)
 
 
-def resolve_unit(unit: str, *, marker: str, specimen: str | None = None) -> UnitTarget:
+def resolve_unit(unit: str, *, marker: str, specimen: str | None = None, variant: str = "") -> UnitTarget:
     """The canonical unit, specimen and factor for values of ``marker`` given in ``unit``.
 
     The measure is chosen by the unit's kind: BALP in U/L stays activity (canonical U/L), BALP in
-    ng/mL is mass (canonical µg/L); a creatinine ratio means urine.
+    ng/mL is mass (canonical µg/L); a creatinine ratio means urine. ``variant`` names the assay
+    variant where a molar unit needs one (:data:`MOLAR_VARIANTS`).
     """
-    return _resolve(get_marker(marker).id, str(unit), specimen)
+    return _resolve(get_marker(marker).id, str(unit), specimen, str(variant or "").strip().lower())
 
 
 @dataclass(frozen=True)
@@ -395,6 +533,7 @@ def to_canonical(
     *,
     marker: str,
     specimen: str | None = None,
+    variant: str = "",
 ) -> CanonicalValues:
     """Convert values of one marker in mixed units to the marker's canonical unit.
 
@@ -412,6 +551,8 @@ def to_canonical(
         Catalog id or synonym.
     specimen
         ``"serum"`` or ``"urine"``; ``None`` infers it from the unit.
+    variant
+        Assay variant (e.g. ``"intact"``) where a molar unit needs one (:data:`MOLAR_VARIANTS`).
 
     Examples
     --------
@@ -442,7 +583,7 @@ def to_canonical(
     err_out[k] = "no unit given"  # slot for missing units (code -1)
     for i, u in enumerate(uniques):
         try:
-            t = _resolve(mid, str(u), specimen)
+            t = _resolve(mid, str(u), specimen, str(variant or "").strip().lower())
         except (UnitParseError, UnitConversionError) as exc:
             err_out[i] = str(exc)
             continue

@@ -71,7 +71,10 @@ def test_designed_effects_are_found(trial):
 def test_evidence_annotations(trial):
     _, a = trial
     ev = a.evidence.set_index(["group", "marker"])
-    assert set(ev["verdict"]) <= {"consistent", "inconsistent", "mixed evidence", "no published expectation", "control arm", "not estimable"}
+    from btm.evidence import VERDICTS
+
+    assert set(ev["verdict"]) <= set(VERDICTS)
+    assert ev.loc[("Impact", "BALP"), "verdict"] != "inconsistent"  # issue #12: a 2-week trial in young women does not apply
     assert ev.loc[("Resistance", "OCN"), "verdict"] == "consistent"
     assert ev.loc[("Resistance", "OCN"), "citations"]
     assert ev.loc[("Control", "PINP"), "verdict"] == "control arm"

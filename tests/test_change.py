@@ -12,7 +12,7 @@ from btm.change import RCV, changes, rcv
 from btm.errors import AnalysisError
 from btm.timepoints import order_timepoints, sequence_dates
 
-LIMITS = {("PINP", "serum"): RCV(*rcv(0.137), "lognormal", "test"), ("CTX1", "serum"): RCV(*rcv(0.202), "lognormal", "test")}
+LIMITS = {("PINP", "serum", "mass", ""): RCV(*rcv(0.137), "lognormal", "test"), ("CTX1", "serum", "mass", ""): RCV(*rcv(0.202), "lognormal", "test")}
 
 
 def _results(rows):
@@ -39,7 +39,7 @@ def test_rcv_values_for_the_default_markers():
 
 
 def test_changes_verdicts_against_the_rcv():
-    up = LIMITS[("PINP", "serum")].up  # about +45 %
+    up = LIMITS[("PINP", "serum", "mass", "")].up  # about +45 %
     rows = [
         dict(subject_id="a", marker="PINP", timepoint="pre", value=40.0), dict(subject_id="a", marker="PINP", timepoint="post", value=40.0 * (1 + up) * 1.01),
         dict(subject_id="b", marker="PINP", timepoint="pre", value=40.0), dict(subject_id="b", marker="PINP", timepoint="post", value=44.0),

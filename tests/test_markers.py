@@ -53,7 +53,7 @@ def test_loinc_codes_from_btm_facts():
     assert cat["PINP"].loinc["serum"] == "77370-5"
     assert cat["CTX1"].loinc["serum"] == "41171-0"
     assert cat["OCN"].loinc["serum"] == "2697-1"
-    assert cat["NTX"].loinc == {"serum": "21215-9", "urine": "14115-0"}
+    assert cat["NTX"].loinc == {"serum": "21215-9"}  # urine has two measures: codes per measure (test_science_loinc.py)
 
 
 def test_no_synonym_names_two_markers():

@@ -12,6 +12,7 @@ import pytest
 from btm.errors import RangesError
 from btm.ranges import (
     INTERVAL_COLUMNS,
+    Undetermined,
     intervals_with,
     load_biovariation,
     load_intervals,
@@ -27,7 +28,7 @@ def test_shipped_files_have_the_documented_columns():
     raw = pd.read_csv(ROOT / "reference_ranges" / "intervals.csv", dtype=str, keep_default_na=False)
     assert list(raw.columns) == INTERVAL_COLUMNS
     bv = pd.read_csv(ROOT / "reference_ranges" / "biological_variation.csv", dtype=str, keep_default_na=False)
-    assert list(bv.columns) == ["marker", "specimen", "cvi_pct", "cva_pct", "lsc_pct", "lsc_z", "default", "source", "note"]
+    assert list(bv.columns) == ["marker", "specimen", "unit", "variant", "cvi_pct", "cva_pct", "lsc_pct", "lsc_z", "default", "source", "note"]
 
 
 def test_every_shipped_row_has_a_source_that_is_cited():
@@ -107,14 +108,13 @@ def test_interval_selection_by_population(subject, low, high, population, source
 def test_missing_subject_data_still_chooses_and_says_why():
     iv = shipped_intervals()
     r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="", age=40)
-    assert r.why == "sex unknown: IOF/IFCC reference population (premenopausal women) used"
-    assert r.low == 19.3
+    assert isinstance(r, Undetermined) and r.startswith("sex unknown")  # never the premenopausal target range
     r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="F", age=60)
     assert "postmenopausal assumed from age 60" in r.why
     r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="F", age=45)
     assert "premenopausal assumed from age 45" in r.why
-    r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="", age=math.nan)
-    assert "age unknown" in r.why and "sex unknown" in r.why
+    r = select_interval(iv, marker="PINP", specimen="serum", unit="µg/L", sex="F", age=math.nan)
+    assert "age unknown" in r.why and "menopausal status and age unknown" in r.why
 
 
 def test_no_interval_is_said_not_invented():
@@ -209,18 +209,18 @@ def test_ranges_listing_cli(capsys):
 def test_biological_variation_defaults_and_derivation():
     bv = load_biovariation()
     # PINP: LSC 38 % [Scariano01], z not stated -> 1.96 assumed: CVt = 38 / (1.96·√2) = 13.71 %
-    assert bv[("PINP", "serum")].cv_total == pytest.approx(0.38 / (1.96 * math.sqrt(2)))
-    assert "1.96 assumed" in bv[("PINP", "serum")].basis
+    assert bv[("PINP", "serum", "mass", "")].cv_total == pytest.approx(0.38 / (1.96 * math.sqrt(2)))
+    assert "1.96 assumed" in bv[("PINP", "serum", "mass", "")].basis
     # urine NTX: LSC 31 % at 90 % (z 1.645) [Eastell00]
-    assert bv[("NTX", "urine")].cv_total == pytest.approx(0.31 / (1.645 * math.sqrt(2)))
-    assert bv[("CTX1", "serum")].source.startswith("[DiezPerez17]")
-    assert ("OCN", "serum") not in bv  # not published in our facts: no number invented
+    assert bv[("NTX", "urine", "bce_per_creatinine", "")].cv_total == pytest.approx(0.31 / (1.645 * math.sqrt(2)))
+    assert bv[("CTX1", "serum", "mass", "")].source.startswith("[DiezPerez17]")
+    assert ("OCN", "serum", "mass", "") not in bv  # not published in our facts: no number invented
 
 
 def test_user_biological_variation_overrides(tmp_path):
     p = tmp_path / "bv.csv"
     p.write_text("marker,specimen,cvi_pct,cva_pct,lsc_pct,lsc_z,default,source,note\nOCN,serum,9,4,,,yes,our lab,\n", encoding="utf-8")
     bv = load_biovariation(p)
-    assert bv[("OCN", "serum")].cv_total == pytest.approx(math.sqrt(0.09**2 + 0.04**2))
-    assert bv[("OCN", "serum")].source == "user: our lab"
-    assert bv[("PINP", "serum")].source.startswith("[Scariano01]")
+    assert bv[("OCN", "serum", "mass", "")].cv_total == pytest.approx(math.sqrt(0.09**2 + 0.04**2))
+    assert bv[("OCN", "serum", "mass", "")].source == "user: our lab"
+    assert bv[("PINP", "serum", "mass", "")].source.startswith("[Scariano01]")

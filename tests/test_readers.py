@@ -16,7 +16,11 @@ from hypothesis import strategies as st
 
 from btm.errors import FileTooLargeError, InputFileError
 from btm.io import Limits, read_results
-from btm.io.readers import _F_TAG, _decode, _has_formula_tag, _sniff_delimiter, iter_spreadsheets, read_file
+from btm.io._csv import decode as _decode
+from btm.io._csv import sniff_delimiter as _sniff_delimiter
+from btm.io._xlsx import F_TAG as _F_TAG
+from btm.io._xlsx import has_formula_tag as _has_formula_tag
+from btm.io.readers import iter_spreadsheets, read_file
 
 DATA = Path(__file__).parent / "data"
 

@@ -59,10 +59,7 @@ def test_every_catalog_unit_resolves_to_its_own_measure():
         ("CTX1", 0.5, "µg/L", 500.0, "ng/L"),
         ("PINP", 50, "ng/mL", 50.0, "µg/L"),
         ("PINP", 0.05, "mg/L", 50.0, "µg/L"),
-        # 1.4286 nmol/L x 35000 g/mol = 50.001 µg/L (PINP trimer, ~35 kDa)
-        ("PINP", 1.4286, "nmol/L", 50.001, "µg/L"),
-        # 5.8 µg/L ÷ 5.8 = 1 nmol/L intact osteocalcin (BTM_FACTS §1); back: 1 nmol/L -> 5.8 µg/L
-        ("OCN", 1.0, "nmol/L", 5.8, "µg/L"),
+        # PINP and osteocalcin nmol/L convert only for the intact variant: tests/test_science_units.py
         # 20 µg/g Cr x 113.12/428.4 = 5.281 nmol/mmol (BTM_FACTS §1: factor 0.264)
         ("PYD", 20, "µg/g Cr", 20 * 113.12 / 428.4, "nmol/mmol creatinine"),
         ("DPD", 40, "µg/g creatinine", 40 * 113.12 / 412.4, "nmol/mmol creatinine"),
