@@ -284,8 +284,8 @@ def test_a_units_row_past_the_end_or_away_from_the_header_is_an_error(tmp_path, 
                           ("[[sheets]]\nunits_row = 4\n", "the mapping's units_row 4 is not next to the header (row 1)")):
         (tmp_path / "m.toml").write_text(toml, encoding="utf-8")
         rc, _, err = _run(capsys, "import", str(DATA / "enc_utf8.csv"), "--mapping", str(tmp_path / "m.toml"), "-o", str(tmp_path / "t.csv"))
-        assert rc == 1 and _error_lines(err) == [f"error: {DATA / 'enc_utf8.csv'}: {message}; check the mapping" + (
-            "" if "beyond" in message else "")] or message in err
+        (line,) = _error_lines(err)
+        assert rc == 1 and line.startswith(f"error: {DATA / 'enc_utf8.csv'}: {message}") and line.endswith("check the mapping")
 
 
 def test_a_cell_address_twice_is_reported_never_kept_silently():
