@@ -10,7 +10,8 @@ The workflow, in the order a user meets it::
 ``btm.interpret`` interprets a tidy table without a trial analysis, ``btm.load_study`` reads a
 study file, ``btm.summarize`` gives the headline numbers every renderer shows.
 
-Names are imported on first use (``import btm`` does not load pandas, scipy or the report code).
+Names are imported on first use (``import btm`` does not load pandas, scipy or the report code;
+``btm.__version__`` reads the installed metadata when first asked for).
 ``btm.interpret`` is both the module ``btm/interpret.py`` (``btm.interpret.FLAGS``,
 ``import btm.interpret as m``) and, called, its function: ``btm.interpret(data)`` is
 ``btm.interpret.interpret(data)``.
@@ -19,15 +20,6 @@ Names are imported on first use (``import btm`` does not load pandas, scipy or t
 import importlib as _importlib
 import sys as _sys
 import types as _types
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
-from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
-
-try:
-    __version__ = _version("btm")
-except _PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0+unknown"
 
 from .errors import (
     AnalysisError,
@@ -44,7 +36,10 @@ from .errors import (
     UnknownMarkerError,
 )
 
+_TYPE_CHECKING = False  # (typing is not imported at run time: ``btm --help`` imports this module)
 if _TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from typing import Any as _Any
+
     from ._options import AnalysisOptions
     from .analysis import AnalysisResult, analyze, load_study
     from .interpret import interpret
@@ -119,7 +114,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _Any:
+def _installed_version() -> str:
+    """The installed distribution's version (looked up on first use: importlib.metadata is not free)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("btm")
+    except PackageNotFoundError:  # running from a source tree without installing
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> "_Any":
+    if name == "__version__":
+        globals()[name] = value = _installed_version()
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'btm' has no attribute {name!r}")
@@ -142,7 +150,7 @@ _CALLABLE_MODULES = frozenset({"interpret"})
 class _CallableModule(_types.ModuleType):
     """A module that, called, calls its function of the same name."""
 
-    def __call__(self, *args: _Any, **kwargs: _Any) -> _Any:
+    def __call__(self, *args: "_Any", **kwargs: "_Any") -> "_Any":
         return getattr(self, self.__name__.rpartition(".")[2])(*args, **kwargs)
 
 
@@ -150,7 +158,7 @@ class _Package(_types.ModuleType):
     """The ``btm`` module: when a submodule named in :data:`_CALLABLE_MODULES` is imported (and bound
     as an attribute of the package), it becomes callable as its function."""
 
-    def __setattr__(self, name: str, value: _Any) -> None:
+    def __setattr__(self, name: str, value: "_Any") -> None:
         if name in _CALLABLE_MODULES and type(value) is _types.ModuleType:
             value.__class__ = _CallableModule
         super().__setattr__(name, value)

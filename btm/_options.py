@@ -1,8 +1,9 @@
 """The options of an analysis, validated once where they enter.
 
-This module is deliberately light (no pandas, numpy or scipy): the command line builds its
-``choices`` from the same constants the :class:`AnalysisOptions` dataclass checks against, and
-``btm --help`` must not pay for the scientific stack.
+This module is deliberately light (no pandas, numpy or scipy). The allowed values live in
+:mod:`btm._choices` (lighter still: the command line's parser builds its ``choices`` from the same
+constants the :class:`AnalysisOptions` dataclass checks against, and ``btm --help`` must not pay for
+the scientific stack, nor for dataclasses).
 
 The library names parameters (``control=``, ``test=``); only the command line names flags
 (``--control``, ``--test``).
@@ -14,18 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._choices import ADJUST_CHOICES, BETWEEN_CHOICES, RCV_CHOICES, TEST_CHOICES
 from .errors import OptionError
 
 __all__ = ["ADJUST_CHOICES", "BETWEEN_CHOICES", "RCV_CHOICES", "TEST_CHOICES", "AnalysisOptions"]
-
-#: Paired test within an arm: paired t-test on log values, or Wilcoxon signed-rank on log ratios.
-TEST_CHOICES = ("t", "wilcoxon")
-#: Multiplicity adjustment across markers: Holm (family-wise) or Benjamini-Hochberg (false discovery rate).
-ADJUST_CHOICES = ("holm", "bh")
-#: Arm against control: ANCOVA on log values, Welch t-test on log ratios, Mann-Whitney U on % change.
-BETWEEN_CHOICES = ("ancova", "welch", "mannwhitney")
-#: Individual change criterion: log-normal asymmetric RCV, or the symmetric least significant change.
-RCV_CHOICES = ("lognormal", "lsc")
 
 _CHOICES = {"test": TEST_CHOICES, "adjust": ADJUST_CHOICES, "between": BETWEEN_CHOICES, "rcv": RCV_CHOICES}
 

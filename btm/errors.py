@@ -26,9 +26,11 @@ Every error survives a process boundary (worker pools and the web app pickle exc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+TYPE_CHECKING = False  # (typing and pathlib are not imported at run time: ``btm --help`` imports this module)
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import Any
 
 __all__ = [
     "AnalysisError",

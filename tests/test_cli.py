@@ -89,3 +89,43 @@ def _submodules():
     import pkgutil
 
     return {m.name for m in pkgutil.iter_modules(btm.__path__)}
+
+
+
+#: what answering --help, --version or a usage error must never load (issue #15): the scientific stack,
+#: the unit registry, the workbook and figure writers, and btm's own modules that import them
+HEAVY = ("pandas", "numpy", "scipy", "pint", "xlsxwriter", "openpyxl", "matplotlib", "btm.report", "btm.analysis", "btm.io",
+         "btm.units", "btm.summary", "btm.interpret", "btm.stats")
+_PROBE = """
+import sys
+from btm.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print("EXIT", code, sorted(m for m in sys.modules if m in HEAVY or m.startswith(tuple(h + "." for h in HEAVY))), file=sys.stderr)
+"""
+_COMMANDS = ("markers", "convert", "import", "interpret", "ranges", "analyze", "report", "init-study", "serve")
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["--help"], 0), (["--version"], 0), ([], 2),
+        *(([c, "--help"], 0) for c in _COMMANDS),
+        (["report", "trial.xlsx", "--bogus"], 2),  # unknown option
+        (["report"], 2),  # missing argument
+        (["convert", "1", "ng/mL"], 2),  # missing required option
+        (["analyze", "trial.xlsx", "--test", "anova"], 2),  # bad choice
+        (["import", "x.csv", "--max-size", "-3"], 2),  # bad value
+        (["frobnicate"], 2),  # unknown command
+    ],
+    ids=lambda v: " ".join(v) or "(none)" if isinstance(v, list) else str(v),
+)
+def test_help_version_and_usage_errors_load_nothing_heavy(argv, code):
+    # a fresh process: what the user's `btm --help` imports, whatever this test session loaded before
+    r = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{_PROBE}", *argv], capture_output=True, text=True, timeout=60)
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1] == f"EXIT {code} []", r.stderr
+    if code == 2 and argv:  # argparse's usage error: one line "btm ...: error: ..." (then the probe's line)
+        assert lines[-2].startswith("btm") and ": error: " in lines[-2], r.stderr
