@@ -153,6 +153,16 @@ def _trajectory_figure(fig: Any, summary: Any, marker: str, colours: dict[str, s
     return True
 
 
+def _lay_out_once(fig: Any) -> None:
+    """Run the figure's constrained layout once, then drop the layout engine.
+
+    ``savefig`` otherwise draws each figure twice per format (a dry draw to lay it out, or with
+    a placeholder engine just to be sure, then the real one); laid out here, the PNG, the SVG and
+    the PDF page are each drawn once, all with the same layout (the one the PNG had before)."""
+    fig.get_layout_engine().execute(fig)
+    fig.set_layout_engine(None)  # (matplotlib's default style: None means no engine at all, not the rc's)
+
+
 def write_figures(a: Any, outdir: str | Path, *, summary: Any = None, dpi: int = DPI) -> list[FigureFile]:
     """Write the figures of an analysis into ``outdir`` (created if needed): PNG, SVG and ``figures.pdf``.
 
@@ -195,8 +205,8 @@ def write_figures(a: Any, outdir: str | Path, *, summary: Any = None, dpi: int =
         def save(fig: Any, stem: str, marker: str, kind: str, title: str, description: str) -> None:
             fig.suptitle(_plain(title), fontsize=9)
             png, svg = out / f"{stem}.png", out / f"{stem}.svg"
+            _lay_out_once(fig)
             fig.savefig(png, dpi=dpi, metadata={"Software": None})
-            fig.set_layout_engine("none")  # laid out once: the SVG and PDF pages keep the PNG's layout
             fig.savefig(svg, metadata={"Date": None})
             pdf.savefig(fig)
             files.append(FigureFile(png, marker, kind, title, description, svg))
