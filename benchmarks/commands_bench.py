@@ -15,12 +15,16 @@ from ``os.wait4``).
 | id | btm command | yardstick (same run) | target |
 |---|---|---|---|
 | help | ``btm --help`` | ``python -c "import argparse"`` | <= 4x |
+| version | ``btm --version`` | ``python -c "import argparse"`` | (as help) |
+| usage | ``btm report trial.xlsx --bogus`` (a usage error: exit 2) | ``python -c "import argparse"`` | (as help) |
 | import | ``btm import long.xlsx -o tidy.csv`` (200,000 results, LIS layout) | ``pandas.read_excel(engine="calamine")`` | <= 1.3x |
 | analyze | ``btm analyze wide.csv -o out/`` (20,000 subjects x 4 visits x 5 markers) | pandas: read the CSV, melt to 400,000 rows, write them | <= 8x |
 | report | ``btm report trial.csv -o report.xlsx`` (5,000 subjects x 5 markers x 3 visits) | openpyxl write-only of the same tables' cells (read from ``btm analyze``'s CSVs) | <= 0.4x |
-| main | README main job: ``btm report sample_data/trial_exercise.xlsx -o report.xlsx --figures figures`` | none | <= 2 s |
+| main | README main job: ``btm report sample_data/trial_exercise.xlsx -o report.xlsx`` | none | <= 2 s |
+| figures | the README's figures line: the same with ``--figures figures`` (PNG 300 dpi, SVG, figures.pdf) | none | - |
 
-Memory targets: analyze under 400 MiB peak, import under 300 MiB.
+``--only help`` also runs version and usage (the light commands). Only the inputs the chosen cases
+read are generated. Memory targets: analyze under 400 MiB peak, import under 300 MiB.
 A script that prints figures, not a test.
 """
 
@@ -91,7 +95,8 @@ def make_wide_csv(path: Path, n_subjects: int, visits: list[tuple[str, int]], se
     return n
 
 
-def make_inputs(folder: Path, scale: float) -> dict[str, Path]:
+def make_inputs(folder: Path, scale: float, wanted: set[str] | None = None) -> dict[str, Path]:
+    """The generated inputs (only those the wanted cases read; None: all)."""
     from import_bench import make_long
 
     files = {
@@ -99,12 +104,17 @@ def make_inputs(folder: Path, scale: float) -> dict[str, Path]:
         "wide": folder / "wide.csv",
         "trial": folder / "trial.csv",
     }
+    need = lambda key: wanted is None or key in wanted  # noqa: E731
     t0 = time.perf_counter()
-    make_long(files["long"], int(200_000 * scale))
+    if need("import"):
+        make_long(files["long"], int(200_000 * scale))
     visits4 = [("Baseline", 0), ("Week 6", 42), ("Week 12", 84), ("Week 24", 168)]
-    make_wide_csv(files["wide"], int(20_000 * scale), visits4, seed=11)
-    make_wide_csv(files["trial"], int(5_000 * scale), visits4[:3], seed=12)
-    print(f"inputs written in {time.perf_counter() - t0:.1f} s to {folder}")
+    if need("analyze"):
+        make_wide_csv(files["wide"], int(20_000 * scale), visits4, seed=11)
+    if need("report"):
+        make_wide_csv(files["trial"], int(5_000 * scale), visits4[:3], seed=12)
+    if any(map(need, ("import", "analyze", "report"))):
+        print(f"inputs written in {time.perf_counter() - t0:.1f} s to {folder}")
     return files
 
 
@@ -168,6 +178,7 @@ class Case:
     yard_label: str
     target: str
     prepare: list[list[str]] | None = None  # commands run once before (not timed)
+    exit_code: int = 0  # what the btm command must exit with (2: a usage error)
 
 
 def btm_exe() -> str:
@@ -179,8 +190,13 @@ def btm_exe() -> str:
 
 def cases(files: dict[str, Path], work: Path) -> list[Case]:
     btm, py = btm_exe(), sys.executable
+    argparse_only = [py, "-c", "import argparse"]
+    sample = str(ROOT / "sample_data" / "trial_exercise.xlsx")
     return [
-        Case("help", "btm --help", [btm, "--help"], [py, "-c", "import argparse"], 'python -c "import argparse"', "<= 4x"),
+        Case("help", "btm --help", [btm, "--help"], argparse_only, 'python -c "import argparse"', "<= 4x"),
+        Case("version", "btm --version", [btm, "--version"], argparse_only, 'python -c "import argparse"', "<= 4x"),
+        Case("usage", "btm report trial.xlsx --bogus", [btm, "report", "trial.xlsx", "--bogus"], argparse_only,
+             'python -c "import argparse"', "<= 4x", exit_code=2),
         Case(
             "import", f"btm import {files['long'].name} -o tidy.csv", [btm, "import", str(files["long"]), "-o", str(work / "tidy.csv")],
             [py, "-c", YARD_IMPORT, str(files["long"])], "pandas.read_excel(engine='calamine')", "<= 1.3x",
@@ -196,9 +212,12 @@ def cases(files: dict[str, Path], work: Path) -> list[Case]:
             prepare=[[btm, "analyze", str(files["trial"]), "-o", str(work / "report_tables")]],
         ),
         Case(
-            "main", "README main job (report + figures, sample trial)",
-            [btm, "report", str(ROOT / "sample_data" / "trial_exercise.xlsx"), "-o", str(work / "main_report.xlsx"), "--figures", str(work / "main_figures")],
-            None, "-", "<= 2 s",
+            "main", "btm report sample_data/trial_exercise.xlsx -o report.xlsx",
+            [btm, "report", sample, "-o", str(work / "main_report.xlsx")], None, "-", "<= 2 s",
+        ),
+        Case(
+            "figures", "btm report sample_data/trial_exercise.xlsx -o report.xlsx --figures figures",
+            [btm, "report", sample, "-o", str(work / "figures_report.xlsx"), "--figures", str(work / "main_figures")], None, "-", "-",
         ),
     ]
 
@@ -207,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="1/10 sizes and 2 runs")
     ap.add_argument("--runs", type=int, help="runs of each command (median shown; default 5, 2 with --quick)")
-    ap.add_argument("--only", help="comma-separated case ids: help,import,analyze,report,main")
+    ap.add_argument("--only", help="comma-separated case ids: help,version,usage,import,analyze,report,main,figures "
+                    "(help also runs version and usage)")
     ap.add_argument("--keep", metavar="DIR", help="write inputs and outputs here and keep them")
     args = ap.parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
@@ -223,9 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.TemporaryDirectory()
         work = Path(tmp.name)
     try:
-        files = make_inputs(work, scale)
-        log = work / "commands.log"
         wanted = set(args.only.split(",")) if args.only else None
+        if wanted and "help" in wanted:
+            wanted |= {"version", "usage"}
+        files = make_inputs(work, scale, wanted)
+        log = work / "commands.log"
         rows = []
         for case in cases(files, work):
             if wanted and case.key not in wanted:
@@ -239,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 b_runs.append(run(case.btm, work, log))
                 if case.yard:
                     y_runs.append(run(case.yard, work, log))
-            bad = [r.returncode for r in b_runs + y_runs if r.returncode not in (0,)]
+            bad = [r.returncode for r in b_runs if r.returncode != case.exit_code] + [r.returncode for r in y_runs if r.returncode]
             b = statistics.median(r.seconds for r in b_runs)
             bm = max(r.peak_mib for r in b_runs)
             y = statistics.median(r.seconds for r in y_runs) if y_runs else None

@@ -115,7 +115,34 @@ __all__ = [
 
 
 def _installed_version() -> str:
-    """The installed distribution's version (looked up on first use: importlib.metadata is not free)."""
+    """The installed distribution's version, looked up on first use (``btm --version`` asks for it).
+
+    The ``Version:`` line of the first ``btm-*.dist-info/METADATA`` on ``sys.path``, where
+    ``importlib.metadata`` looks too (importing that costs more than the rest of ``btm --version``);
+    anything unusual (a zip on the path, no such file) falls back to ``importlib.metadata``."""
+    import os
+
+    for entry in _sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith("btm-") and name.endswith(".dist-info"):  # (normalised: "btm_x-..." is another project)
+                try:
+                    with open(os.path.join(entry or ".", name, "METADATA"), encoding="utf-8") as fh:
+                        for line in fh:
+                            if line.startswith("Version:"):
+                                return line.partition(":")[2].strip()
+                            if not line.strip():  # end of the headers
+                                break
+                except OSError:
+                    pass
+                return _metadata_version()
+    return _metadata_version()
+
+
+def _metadata_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -18,6 +18,18 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"btm {btm.__version__}"
 
 
+def test_version_read_from_the_metadata_file_is_what_importlib_metadata_says(tmp_path, monkeypatch):
+    from importlib.metadata import version
+
+    assert btm._installed_version() == version("btm")
+    # a dist-info without METADATA, then none at all: importlib.metadata answers
+    (tmp_path / "btm-9.9.dist-info").mkdir()
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    assert btm._installed_version() == version("btm")
+    (tmp_path / "btm-9.9.dist-info" / "METADATA").write_text("Metadata-Version: 2.3\nName: btm\nVersion: 9.9\n\nVersion: 0\n")
+    assert btm._installed_version() == "9.9"
+
+
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
     assert "usage: btm" in capsys.readouterr().out
