@@ -161,8 +161,15 @@ def _lay_out_once(fig: Any) -> None:
     ``savefig`` otherwise draws each figure twice per format (a dry draw to lay it out, or with
     a placeholder engine just to be sure, then the real one); laid out here, the PNG, the SVG and
     the PDF page are each drawn once, all with the same layout (the one the PNG had before)."""
+    from matplotlib.ticker import FixedLocator
+
     fig.get_layout_engine().execute(fig)
     fig.set_layout_engine(None)  # (matplotlib's default style: None means no engine at all, not the rc's)
+    for ax in fig.axes:  # the ticks of the final layout, computed once instead of at every draw
+        for axis in (ax.xaxis, ax.yaxis):
+            major, minor = axis.get_majorticklocs(), axis.get_minorticklocs()
+            axis.set_major_locator(FixedLocator(major))
+            axis.set_minor_locator(FixedLocator(minor))
 
 
 def _save_png(fig: Any, path: Path, dpi: int, encoder: ThreadPoolExecutor) -> Future:
