@@ -183,8 +183,13 @@ def _save_png(fig: Any, path: Path, dpi: int, encoder: ThreadPoolExecutor) -> Fu
 
     buf = io.BytesIO()
     fig.savefig(buf, dpi=dpi, format="rgba")
-    width = int(fig.bbox.width)  # (the figure's dpi is ``dpi``: the pixel size Agg drew)
-    rgba = np.frombuffer(buf.getbuffer(), dtype=np.uint8).reshape(-1, width, 4)
+    width, height = int(fig.bbox.width), int(fig.bbox.height)  # (the figure's dpi is ``dpi``: the pixels Agg drew)
+    if len(buf.getbuffer()) != width * height * 4:  # (not expected) the plain path, in this thread
+        fig.savefig(path, dpi=dpi, metadata={"Software": None})
+        done: Future = Future()
+        done.set_result(None)
+        return done
+    rgba = np.frombuffer(buf.getbuffer(), dtype=np.uint8).reshape(height, width, 4)
     return encoder.submit(matplotlib.image.imsave, path, memoryview(rgba), format="png", origin="upper", dpi=dpi,
                           metadata={"Software": None})
 
