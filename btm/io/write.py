@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-import csv
+import io
 import re
 from pathlib import Path
 
@@ -124,6 +124,12 @@ def unescape_texts(texts: np.ndarray) -> np.ndarray:
     return out
 
 
+def _escape_distinct(texts: np.ndarray) -> np.ndarray:
+    """Distinct texts (an object array of str) escaped as :func:`safe_text` does."""
+    out = _escaped_array(texts, all_text=True)
+    return texts if out is None else out
+
+
 def _prepared(df: pd.DataFrame) -> pd.DataFrame:
     """The table as written: text cells escaped, dates as ISO text. Columns that change are
     replaced in a shallow copy (no copy of the other columns' data)."""
@@ -138,19 +144,22 @@ def _prepared(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-_CSV_OPTIONS = {"index": False, "lineterminator": "\r\n", "quoting": csv.QUOTE_MINIMAL}
-
-
 def csv_text(df: pd.DataFrame) -> str:
     """The CSV text btm writes for a table (escaped, CRLF rows, ISO dates)."""
-    return _prepared(df).to_csv(**_CSV_OPTIONS)
+    from ._csvout import write_table
+
+    buf = io.StringIO()
+    write_table(df, buf, escape=_escape_distinct, prepare=_prepared)
+    return buf.getvalue()
 
 
 def write_csv_file(df: pd.DataFrame, path: str | Path) -> None:
     """Write the CSV text of :func:`csv_text` to ``path`` (UTF-8 with a byte-order mark), streamed
     in chunks of rows: the text of the whole table is never held in memory."""
+    from ._csvout import write_table
+
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        _prepared(df).to_csv(fh, **_CSV_OPTIONS)
+        write_table(df, fh, escape=_escape_distinct, prepare=_prepared)
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> None:
