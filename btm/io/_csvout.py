@@ -12,7 +12,7 @@ characters to quote. Here each column is encoded once, by whole-column operation
 
 Rows are joined in chunks (``",".join`` over the columns, in C) and written as they are made, so
 the text of a whole table is never held. A table this module does not handle (a column of mixed
-objects, a single column, an index to write) is written by pandas. tests/test_write.py compares
+objects, a single column, column labels that are not plain text) is written by pandas. tests/test_write.py compares
 the two on generated tables.
 """
 
@@ -40,7 +40,8 @@ def write_table(df: pd.DataFrame, fh: IO[str], *, escape: Escape, prepare: Calla
     """Write ``df`` as CSV text to the text stream ``fh``: its text cells through ``escape`` (applied
     to distinct texts), dates as ISO text. A table the encoders do not handle is written by pandas
     after ``prepare`` (which must escape and format the same way)."""
-    encoders = _encoders(df, escape) if df.shape[1] > 1 else None
+    plain = df.shape[1] > 1 and not isinstance(df.columns, pd.MultiIndex) and all(isinstance(c, str) for c in df.columns)
+    encoders = _encoders(df, escape) if plain else None
     if encoders is None:
         prepare(df).to_csv(fh, **_OPTIONS)
         return
