@@ -41,6 +41,7 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -132,6 +133,113 @@ _KIND_REFERENCE = {
 def _kinds() -> dict[Any, str]:
     ureg = registry()
     return {ureg.parse_expression(ref).dimensionality: kind for kind, ref in _KIND_REFERENCE.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The expressions parse_unit writes, without pint: they use a handful of units whose scale and
+# dimensions are exact, so their kind and factors are computed directly (exact fractions, then
+# the 12 significant digits pint's factor is cleaned to); pint is built only for an expression
+# outside that set. tests/test_units.py checks every expression the grammar writes, and every
+# catalog spelling and conversion, against pint.
+
+# dimensions: mass, volume, substance, time, bone collagen equivalents, creatinine
+_ALGEBRA_BASES: dict[str, tuple[Fraction, tuple[int, ...]]] = {
+    "molBCE": (Fraction(1), (0, 0, 0, 0, 1, 0)),
+    "molCr": (Fraction(1), (0, 0, 0, 0, 0, 1)),
+    "mol": (Fraction(1), (0, 0, 1, 0, 0, 0)),
+    "gCr": (1 / Fraction("113.12"), (0, 0, 0, 0, 0, 1)),  # units.txt: gCr = molCr / 113.12
+    "g": (Fraction(1), (1, 0, 0, 0, 0, 0)),
+    "L": (Fraction(1), (0, 1, 0, 0, 0, 0)),
+    "kat": (Fraction(1), (0, 0, 1, -1, 0, 0)),
+    "IU": (Fraction(1, 60_000_000), (0, 0, 1, -1, 0, 0)),  # enzyme unit: 1 µmol/min
+    "U": (Fraction(1, 60_000_000), (0, 0, 1, -1, 0, 0)),
+}
+_ALGEBRA_PREFIX = {"f": Fraction(1, 10**15), "p": Fraction(1, 10**12), "n": Fraction(1, 10**9), "u": Fraction(1, 10**6),
+                   "m": Fraction(1, 1000), "c": Fraction(1, 100), "d": Fraction(1, 10), "k": Fraction(1000), "": Fraction(1)}
+_ALGEBRA_NAME = re.compile(r"(f|p|n|u|m|c|d|k|)(molBCE|molCr|mol|gCr|g|L|kat|IU|U)")
+_ALGEBRA_TOKEN = re.compile(r"\s*([A-Za-z]+|[()/])")
+_Algebra = tuple[Fraction, tuple[int, ...]]
+
+
+@functools.lru_cache(maxsize=1024)
+def _algebra(expr: str) -> _Algebra | None:
+    """(scale, dimensions) of a parse_unit expression (``"(nmolBCE/L) / mmolCr"``); None when it
+    uses anything else (then pint decides)."""
+    tokens = _ALGEBRA_TOKEN.findall(expr)
+    if "".join(tokens) != re.sub(r"\s+", "", expr):
+        return None
+    pos = 0
+
+    def factor() -> _Algebra | None:
+        nonlocal pos
+        if pos >= len(tokens):
+            return None
+        tok = tokens[pos]
+        pos += 1
+        if tok == "(":
+            inner = division()
+            if inner is None or pos >= len(tokens) or tokens[pos] != ")":
+                return None
+            pos += 1
+            return inner
+        m = _ALGEBRA_NAME.fullmatch(tok)
+        if m is None:
+            return None
+        scale, dims = _ALGEBRA_BASES[m.group(2)]
+        return _ALGEBRA_PREFIX[m.group(1)] * scale, dims
+
+    def division() -> _Algebra | None:
+        nonlocal pos
+        left = factor()
+        while left is not None and pos < len(tokens) and tokens[pos] == "/":
+            pos += 1
+            right = factor()
+            if right is None:
+                return None
+            left = (left[0] / right[0], tuple(a - b for a, b in zip(left[1], right[1], strict=True)))
+        return left
+
+    out = division()
+    return out if out is not None and pos == len(tokens) else None
+
+
+@functools.cache
+def _algebra_kinds() -> dict[tuple[int, ...], str]:
+    out = {}
+    for kind, ref in _KIND_REFERENCE.items():
+        a = _algebra(ref)  # (the references are written in the algebra's units)
+        if a is not None:
+            out[a[1]] = kind
+    return out
+
+
+#: Tests set this to compute every kind and factor with pint, to compare.
+_PINT_ONLY = False
+
+
+def _kind_of(expr: str) -> str | None:
+    """The kind of a parse_unit expression (None: not a kind btm reads); pint only outside the algebra.
+
+    Raises whatever pint raises for an expression it cannot read."""
+    a = None if _PINT_ONLY else _algebra(expr)
+    if a is not None:
+        return _algebra_kinds().get(a[1])
+    return _kinds().get(registry().parse_expression(expr).dimensionality)
+
+
+def _algebra_factor(src: str, dst: str, mw: float | None = None) -> float | None:
+    """The factor from ``src`` to ``dst`` (same kind, or mass <-> molar through ``mw`` g/mol as the
+    btm_molar context of units.txt does), exactly; None outside the algebra."""
+    if _PINT_ONLY:
+        return None
+    a, b = _algebra(src), _algebra(dst)
+    if a is None or b is None:
+        return None
+    f = a[0] / b[0]
+    if mw is not None:
+        mass_to_molar = a[1][0] == 1 and b[1][0] == 0
+        f = f / Fraction(mw) if mass_to_molar else f * Fraction(mw)
+    return float(f)
 
 
 _KIND_WORDS = {
@@ -322,12 +430,10 @@ def parse_unit(text: str) -> ParsedUnit:
     if len(built) == 1 and bce and built[0][0][1] == "mol":
         num = f"{num} / L"  # "nmol BCE": per litre (NHANES URXNT)
     expr = num if len(built) == 1 else f"{num} / {render(built[1][0], numerator=False)}"
-    ureg = registry()
     try:
-        dims = ureg.parse_expression(expr).dimensionality
+        kind = _kind_of(expr)
     except Exception as exc:  # pint raises several types; all mean "not a unit"
         raise UnitParseError(text, str(exc)) from None
-    kind = _kinds().get(dims)
     if kind is None:
         if len(built) == 2 and built[0][0][1] in ("mol", "molar") and built[1][0][1] in ("mol", "molar") and not built[1][0][2]:
             raise UnitParseError(text, "a ratio of two amounts must name its denominator (e.g. 'nmol/mmol creatinine')")
@@ -381,16 +487,21 @@ def _molar_refusal(marker: Marker, variant: str) -> str:
 
 
 def _factor(marker: Marker, src: ParsedUnit, dst: ParsedUnit, variant: str = "") -> float:
-    ureg = registry()
     if src.kind == dst.kind:
-        return _clean_factor(float(ureg.Quantity(1.0, src.expression).to(dst.expression).magnitude))
+        f = _algebra_factor(src.expression, dst.expression)
+        if f is None:
+            f = float(registry().Quantity(1.0, src.expression).to(dst.expression).magnitude)
+        return _clean_factor(f)
     pair = frozenset({src.kind, dst.kind})
     if pair in _MW_PAIRS and marker.id in MOLAR_VARIANTS and variant not in MOLAR_VARIANTS[marker.id]:
         raise UnitConversionError(marker.id, src.text, dst.text, _molar_refusal(marker, variant))
     if pair in _MW_PAIRS and marker.molecular_weight:
-        mw = ureg.Quantity(marker.molecular_weight, "g/mol")
-        q = ureg.Quantity(1.0, src.expression).to(dst.expression, "btm_molar", mw=mw)
-        return _clean_factor(float(q.magnitude))
+        f = _algebra_factor(src.expression, dst.expression, marker.molecular_weight)
+        if f is None:
+            ureg = registry()
+            mw = ureg.Quantity(marker.molecular_weight, "g/mol")
+            f = float(ureg.Quantity(1.0, src.expression).to(dst.expression, "btm_molar", mw=mw).magnitude)
+        return _clean_factor(f)
     raise UnitConversionError(marker.id, src.text, dst.text, _refusal(marker, src.kind, dst.kind))
 
 

@@ -394,15 +394,15 @@ def test_a_full_disk_leaves_the_previous_outputs_whole(tmp_path, capsys, monkeyp
     before = {p.name: _sha(p) for p in tmp_path.iterdir()}
     import btm.io.write as w
 
-    real, calls = w.csv_text, []
+    real, calls = w.write_csv_file, []
 
-    def full(df):
+    def full(df, path):
         calls.append(1)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(df)
+        return real(df, path)
 
-    monkeypatch.setattr(w, "csv_text", full)
+    monkeypatch.setattr(w, "write_csv_file", full)
     rc, _, err = _run(capsys, "import", str(DATA / "enc_utf8.csv"), "-o", str(out))
     assert rc == 1 and _error_lines(err) == ["error: No space left on device"]
     assert {p.name: _sha(p) for p in tmp_path.iterdir()} == before  # no half-written file, no temporary file left

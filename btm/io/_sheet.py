@@ -139,7 +139,7 @@ def _grid(raw: RawSheet, layout: SheetLayout, end: int | None = None) -> tuple[n
             row_index = np.asarray(keep, dtype=np.int64)
             data = [data[i] for i in keep]
     width = max((c.index for c in layout.columns), default=0) + 1
-    if data and all(len(r) == len(data[0]) for r in data) and len(data[0]) >= width:
+    if data and len(set(map(len, data))) == 1 and len(data[0]) >= width:
         arr = np.empty((len(data), len(data[0])), dtype=object)
         arr[:] = data
         return arr, row_index, n_blank
@@ -544,7 +544,7 @@ def _assemble(ctx: SheetContext, parts: list[dict[str, np.ndarray]]) -> pd.DataF
         if layout.timepoint:
             df["timepoint"] = layout.timepoint
         elif "sample_date" in df:
-            df["timepoint"] = [d.isoformat() if d is not None else "" for d in df["sample_date"]]
+            df["timepoint"] = _iso_dates(df["sample_date"].to_numpy(dtype=object))
         else:
             df["timepoint"] = ""
     elif layout.timepoint:
@@ -560,3 +560,10 @@ def _assemble(ctx: SheetContext, parts: list[dict[str, np.ndarray]]) -> pd.DataF
     if missing.any():
         df = df.loc[~missing]
     return df
+
+
+def _iso_dates(dates: np.ndarray) -> np.ndarray:
+    """``d.isoformat()`` of each date ("" for None), once per distinct date."""
+    codes, uniques = pd.factorize(dates, use_na_sentinel=True)
+    texts = np.array([d.isoformat() for d in uniques] + [""], dtype=object)
+    return texts[codes]

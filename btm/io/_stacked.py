@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -92,8 +93,11 @@ def _header_rows_below(raw: RawSheet, layout: SheetLayout, need: int) -> list[in
     data = raw.rows[layout.data_start :]
     if not data:
         return []
-    keep = [i for i, r in enumerate(data) if any(r)] if raw.is_csv else list(range(len(data)))  # (blank text rows: none)
-    data = [data[i] for i in keep]
+    if raw.is_csv:  # (blank text rows: none)
+        keep: Sequence[int] = [i for i, r in enumerate(data) if any(r)]
+        data = [data[i] for i in keep]
+    else:
+        keep = range(len(data))
     if not data:
         return []
     candidates: set[int] = set()

@@ -195,7 +195,7 @@ class SheetCensus:
             self.errors = True
         if "references, CDATA or comments inside values" not in self.unusual and _unusual_inside_value(window):
             self.unusual.append("references, CDATA or comments inside values")
-        if "prefixed or unusually spelled cell elements" not in self.unusual and _PREFIXED.search(window):
+        if "prefixed or unusually spelled cell elements" not in self.unusual and b":" in window and _PREFIXED.search(window):
             self.unusual.append("prefixed or unusually spelled cell elements")
         if self.plain and (count(b"<v") != v or count(b"<is") != is_ or (not narrow and _C_NO_REF.search(window))):
             self.plain = False  # <v xml:space=…>, <is/>, or a cell not written <c r="…"

@@ -145,7 +145,7 @@ def _check_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, limits
                 if census is not None:
                     if not needs_extent:
                         # a tag cut at the end of the window is decided in the next one (it keeps the tail)
-                        found = (_CELL_NOT_NARROW.search(window), _PREFIXED_CELL.search(window))
+                        found = (_CELL_NOT_NARROW.search(window), _PREFIXED_CELL.search(window) if b":" in window else None)
                         needs_extent = any(m is not None and m.start() + 16 <= len(window) for m in found)
                     census.feed(chunk, narrow=not needs_extent and not any(found))
                 if is_book and _DATE1904.search(window):

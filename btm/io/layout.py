@@ -160,13 +160,23 @@ def classify_header(text: str) -> HeaderClass:
     name (exactly); a marker name with a visit token before or after it (``P1NP_pre``, ``wk12
     BALP``), the token becoming the timepoint; a marker name inside a longer header.
     """
+    t = str(text).translate(_CONTROL_AS_SPACE).strip()  # a stray CR or bell in a header is no part of its name
+    if not t or len(t) > MAX_HEADER_CHARS or _PLAIN_NUMBER.fullmatch(t):
+        return HeaderClass("")  # (a number names nothing: the many distinct values of a text file cost no matching)
+    return _classify(t)
+
+
+# a plain decimal number, as the values of a text file are written (tests/test_layout_fast.py: each one
+# classifies as nothing by the full rules too)
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)")
+
+
+def _classify(t: str) -> HeaderClass:
+    """:func:`classify_header` of a stripped, non-empty text of at most :data:`MAX_HEADER_CHARS`."""
     from ..markers import lookalike_of
     from .headers import derived_reason
     from .visits import split_visit
 
-    t = str(text).translate(_CONTROL_AS_SPACE).strip()  # a stray CR or bell in a header is no part of its name
-    if not t or len(t) > MAX_HEADER_CHARS:
-        return HeaderClass("")
     f = field_for_header(t)
     if f == "_ignore":
         return HeaderClass("ignore")

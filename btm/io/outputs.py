@@ -142,9 +142,9 @@ class OutputSet:
         self.file(target, what).write_text(text, encoding="utf-8", newline="")
 
     def csv(self, target: str | Path, df) -> None:
-        from .write import csv_text
+        from . import write
 
-        self.file(target).write_text(csv_text(df), encoding="utf-8-sig", newline="")
+        write.write_csv_file(df, self.file(target))
 
     def folder(self, target: str | Path, what: str = "output folder") -> Path:
         """A temporary folder whose files go into ``target`` (created if needed) at :meth:`commit`."""

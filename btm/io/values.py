@@ -352,30 +352,37 @@ def parse_values(cells: Any, *, decimal: str | None = None, lod: float | None = 
             status[i], reason[i], value[i] = REJECTED, why, np.nan
         raw[num_idx[~nan]] = _number_texts(arr[num_idx[~nan]], kinds[num_idx[~nan]])  # ints as written, not via float
 
-    # text
+    # text: each distinct text looked at once (a column of a text file repeats its values a lot)
     str_idx = np.flatnonzero(is_str)
     if str_idx.size:
-        texts = pd.Series(arr[str_idx], dtype=object)
-        raw[str_idx] = texts.to_numpy()
-        simple = texts.str.match(_SIMPLE_INTEGER if decimal == "," else _SIMPLE_NUMBER).to_numpy(dtype=bool)
+        texts = arr[str_idx]
+        raw[str_idx] = texts
+        codes, uniques = pd.factorize(texts)
+        utexts = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+        usimple = utexts.str.match(_SIMPLE_INTEGER if decimal == "," else _SIMPLE_NUMBER).to_numpy(dtype=bool)
+        simple = usimple[codes]
         if simple.any():
-            sv = pd.to_numeric(texts[simple].str.strip()).to_numpy(dtype=float)
+            uvalue = np.full(len(utexts), np.nan)
+            uvalue[usimple] = pd.to_numeric(utexts[usimple].str.strip()).to_numpy(dtype=float)
+            sv = uvalue[codes[simple]]
             idx = str_idx[simple]
             ok = np.isfinite(sv) & (sv > 0)
             value[idx[ok]] = sv[ok]
             status[idx[ok]] = OK
             for i, x in zip(idx[~ok], sv[~ok], strict=True):
                 status[i], reason[i] = REJECTED, f"{_check_value(float(x))[1]}: {arr[i]!r}"
-        rest = str_idx[~simple]
-        if rest.size:
-            codes, uniques = pd.factorize(pd.Series(arr[rest], dtype=object))
-            parsed = [_parse_text(u, decimal, lod) for u in uniques]
-            st = np.array([p[0] for p in parsed], dtype=np.int8)
-            status[rest] = st[codes]
-            value[rest] = np.array([p[1] for p in parsed], dtype=float)[codes]
-            censored[rest] = np.array([p[2] for p in parsed], dtype=object)[codes]
-            reason[rest] = np.array([p[3] for p in parsed], dtype=object)[codes]
-            unit[rest] = np.array([p[4] for p in parsed], dtype=object)[codes]
+        if not simple.all():
+            rest, rcodes = str_idx[~simple], codes[~simple]
+            need = np.unique(rcodes)
+            parsed = [_parse_text(u, decimal, lod) for u in utexts.to_numpy()[need]]
+            at = np.zeros(len(utexts), dtype=np.intp)
+            at[need] = np.arange(len(need))
+            k = at[rcodes]
+            status[rest] = np.array([p[0] for p in parsed], dtype=np.int8)[k]
+            value[rest] = np.array([p[1] for p in parsed], dtype=float)[k]
+            censored[rest] = np.array([p[2] for p in parsed], dtype=object)[k]
+            reason[rest] = np.array([p[3] for p in parsed], dtype=object)[k]
+            unit[rest] = np.array([p[4] for p in parsed], dtype=object)[k]
 
     # everything else: dates, times, booleans, errors, other objects
     other = np.flatnonzero(~(is_float | is_int | is_str | is_none))
