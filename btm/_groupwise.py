@@ -1,0 +1,99 @@
+"""Group-wise helpers for the compute path: work once per distinct value or group, never per row.
+
+Tidy tables repeat a few texts (markers, visits, flags, notes) over hundreds of thousands of rows;
+these helpers factorize a column once, apply a function to its distinct values and spread the
+answer back with one ``take``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["codes_of", "group_codes", "joined_in_order", "per_unique", "take_texts"]
+
+
+def per_unique(s: pd.Series, fn: Callable[[pd.Series], Any]) -> np.ndarray:
+    """``fn`` applied to the distinct values of ``s`` (NaN included), spread back to every row.
+
+    ``fn`` must work element by element (a vectorised string method, a comparison): then the
+    answer equals ``np.asarray(fn(s))``.
+    """
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    res = np.asarray(fn(pd.Series(uniq)))
+    return res[codes]
+
+
+def codes_of(s: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values) in order of first appearance; NaN is a value of its own."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), np.asarray(uniq, dtype=object)
+
+
+def group_codes(*columns: pd.Series | np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """Codes of the distinct combinations of ``columns`` in order of first appearance.
+
+    Returns (codes per row, number of groups, index of each group's first row); the numbering is
+    that of ``DataFrame.groupby(columns, sort=False).ngroup()`` when no key is missing.
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        c, u = pd.factorize(col, use_na_sentinel=False)
+        m = max(len(u), 1)
+        if (int(key.max(initial=0)) + 1) * m >= 2**62:  # keep the mixed-radix key exact
+            key = pd.factorize(key)[0].astype(np.int64)
+        key = key * m + c
+    codes, uniq = pd.factorize(key)
+    n = len(uniq)
+    first = np.full(n, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
+    return codes.astype(np.int64, copy=False), n, first
+
+
+def joined_in_order(gcode: np.ndarray, ngroups: int, values: np.ndarray, sep: str = ",") -> tuple[np.ndarray, list[str]]:
+    """Per group: its distinct non-empty ``values`` in row order, joined by ``sep``.
+
+    Returns (pattern code per group, text per pattern code): groups sharing the same sequence of
+    values share a code, so callers can derive further text once per pattern.
+    """
+    vcode, vuniq = pd.factorize(values, use_na_sentinel=True)
+    keep = np.flatnonzero((vcode >= 0) & (np.asarray(values, dtype=object) != ""))
+    g, v = gcode[keep], vcode[keep]
+    # first occurrence of each (group, value), in row order
+    pair = g * (len(vuniq) + 1) + v
+    _, first = np.unique(pair, return_index=True)
+    first.sort()
+    g, v = g[first], v[first]
+    order = np.argsort(g, kind="stable")
+    g, v = g[order], v[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1] if len(g) else np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    base = len(vuniq) + 1
+    width = int(rank.max(initial=-1)) + 1
+    seqs: np.ndarray
+    if width and base ** width < 2**62:
+        key = np.zeros(ngroups, dtype=np.int64)
+        np.add.at(key, g, (v + 1) * base ** rank)
+        pat, pu = pd.factorize(key)
+        texts = []
+        for k in pu:
+            parts = []
+            while k:
+                k, d = divmod(int(k), base)
+                parts.append(str(vuniq[d - 1]))
+            texts.append(sep.join(parts))
+        return pat.astype(np.int64), texts
+    seqs = np.empty(ngroups, dtype=object)
+    seqs[:] = ""
+    for gi, vi in zip(g, v, strict=True):  # pragma: no cover - more distinct values than an int64 key holds
+        seqs[gi] = (seqs[gi] + sep if seqs[gi] else "") + str(vuniq[vi])
+    pat, pu = pd.factorize(seqs)
+    return pat.astype(np.int64), [str(x) for x in pu]
+
+
+def take_texts(codes: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """An object array of ``texts[code]`` per row."""
+    return np.asarray(list(texts) + [""], dtype=object)[codes]
