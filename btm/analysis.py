@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._options import ADJUST_CHOICES, BETWEEN_CHOICES, RCV_CHOICES, TEST_CHOICES, AnalysisOptions
-from .change import CHANGE_COLUMNS, changes, rcv_limits
+from .change import CHANGE_COLUMNS, changes, rcv_limits, sort_changes
 from .errors import AnalysisError, MappingError
 from .evidence import (
     CONDITIONS,
@@ -97,8 +97,13 @@ def _changes_per_arm(
     paired within their own timepoints, never across label sets.
     """
     frames, orders = [], {}
-    for g, sub in results.groupby("group", sort=False):
-        present = set(sub["timepoint"])
+    used = [c for c in ("subject_id", "marker", "specimen", "unit", "timepoint", "group", "value", "censored", "variant", "flags") if c in results]
+    gcode, garms = pd.factorize(results["group"])
+    tcode, tps = pd.factorize(results["timepoint"])
+    seen = np.zeros((len(garms) + 1, len(tps) + 1), dtype=bool)  # (code -1, a missing label: the extra row or column)
+    seen[gcode, tcode] = True
+    for k, g in enumerate(garms):
+        present = {t for t, s in zip(tps, seen[k], strict=False) if s}
         labels = tuple(t for t in order.order if t in present)
         base = order.baseline if fixed_baseline else (labels[0] if labels else "")
         if len(labels) < 2 or base not in labels:
@@ -108,14 +113,10 @@ def _changes_per_arm(
             notes.append(f"arm {g!r}: baseline {base!r} (its first timepoint)")
         o = TimepointOrder(labels, base, order.basis)
         orders[str(g)] = o
-        frames.append(changes(sub, o, limits))
+        frames.append(changes(results.loc[gcode == k, used], o, limits))
     if not frames:
         return pd.DataFrame(columns=CHANGE_COLUMNS), orders
-    out = pd.concat(frames, ignore_index=True)
-    rank = order.rank()
-    out["_tp"] = out["timepoint_to"].map(rank)
-    out = out.sort_values(["marker", "_tp", "group", "subject_id"], kind="stable").drop(columns="_tp")
-    return out.reset_index(drop=True), orders
+    return sort_changes(pd.concat(frames, ignore_index=True), order), orders
 
 
 IMPLAUSIBLE = "UNIT_MAGNITUDE"

@@ -25,10 +25,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from scipy import special as sc
+
+from ._groupwise import codes_of, group_codes
 
 from .errors import AnalysisError
 
@@ -455,13 +459,64 @@ def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> di
     return {"llf": llf, "beta": beta, "sigma2": s2, "tau2": s2 * math.exp(best), "n_obs": N, "n_groups": len(uniq)}
 
 
-def _design(df: pd.DataFrame, *, interaction: bool) -> np.ndarray:
-    g = pd.get_dummies(df["group"].astype(str), drop_first=True, dtype=float)
-    t = pd.get_dummies(df["timepoint"].astype(str), drop_first=True, dtype=float)
-    parts = [np.ones((len(df), 1)), g.to_numpy(), t.to_numpy()]
+def _dummies(codes: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """``pd.get_dummies(names[codes], drop_first=True)`` as floats: one column per present label but the first in sort order."""
+    present = np.unique(codes)
+    labels = sorted(str(names[c]) for c in present)
+    col = {lab: k for k, lab in enumerate(labels)}
+    rank = np.full(len(names), -1, dtype=np.int64)
+    for c in present:
+        rank[c] = col[str(names[c])]
+    r = rank[codes]
+    out = np.zeros((len(codes), max(len(labels) - 1, 0)))
+    rows = np.flatnonzero(r > 0)
+    out[rows, r[rows] - 1] = 1.0
+    return np.asfortranarray(out)  # the memory order of DataFrame.to_numpy(): the fits' sums follow it bit for bit
+
+
+def _design(df: pd.DataFrame | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *, interaction: bool) -> np.ndarray:
+    """Design of ln(value) ~ arm + timepoint (+ arm × timepoint): intercept, treatment-coded dummies, products.
+
+    ``df`` is a frame with ``group`` and ``timepoint`` or (group codes, group labels, timepoint codes, labels)."""
+    if isinstance(df, pd.DataFrame):
+        gc, gn = codes_of(df["group"].astype(str))
+        tc, tn = codes_of(df["timepoint"].astype(str))
+    else:
+        gc, gn, tc, tn = df
+    g, t = _dummies(gc, gn), _dummies(tc, tn)
+    parts = [np.ones((len(gc), 1)), g, t]
     if interaction and g.shape[1] and t.shape[1]:
-        parts.append(np.column_stack([g.to_numpy()[:, [i]] * t.to_numpy()[:, [j]] for i in range(g.shape[1]) for j in range(t.shape[1])]))
+        parts.append(np.column_stack([g[:, [i]] * t[:, [j]] for i in range(g.shape[1]) for j in range(t.shape[1])]))
     return np.hstack(parts)
+
+
+def _lmm_row(y: np.ndarray, design: tuple[np.ndarray, ...], subjects: np.ndarray) -> dict[str, Any]:
+    """The group × time likelihood-ratio test of one comparison (statistic, df, p, note)."""
+    if np.ptp(y) == 0:  # every value the same: the likelihood has no maximum to compare (and no test means anything)
+        return dict(statistic=math.nan, df=math.nan, p=math.nan, note="all values identical: no model fitted")
+    X_full, X_red = _design(design, interaction=True), _design(design, interaction=False)
+    try:
+        full = lmm_random_intercept(y, X_full, subjects)
+        red = lmm_random_intercept(y, X_red, subjects)
+    except np.linalg.LinAlgError:  # a design the data cannot identify (e.g. every arm at one timepoint only)
+        return dict(statistic=math.nan, df=math.nan, p=math.nan, note="singular design: no model fitted")
+    dof = X_full.shape[1] - X_red.shape[1]
+    lr = max(0.0, 2 * (float(full["llf"]) - float(red["llf"])))
+    return dict(statistic=lr, df=float(dof), p=float(sc.chdtrc(dof, lr)),
+                note=f"{full['n_obs']} values from {full['n_groups']} subjects; subject SD {math.sqrt(float(full['tau2'])):.3g}, "
+                f"residual SD {math.sqrt(float(full['sigma2'])):.3g} (log scale)")
+
+
+def _lmm_data(results: pd.DataFrame, order: Sequence[str]) -> dict[str, Any]:
+    """The uncensored results at the ordered timepoints, as codes: subject, arm, timepoint, measure."""
+    keep = ((results["censored"].fillna("") == "") & results["timepoint"].isin(order) & (results["group"].astype(str) != "")).to_numpy(dtype=bool)
+    sub = results.loc[keep, ["subject_id", "group", "timepoint", "value", "marker", "specimen", "unit"]]
+    d: dict[str, Any] = {"value": sub["value"].to_numpy(dtype=float)}
+    for c in ("subject_id", "group", "timepoint"):
+        d[c], d[c + "_names"] = codes_of(sub[c])
+    d["measure"], d["n_measures"], first = group_codes(sub["marker"], sub["specimen"], sub["unit"])
+    d["measure_keys"] = list(zip(*(sub[c].to_numpy(dtype=object)[first] for c in ("marker", "specimen", "unit")), strict=True))
+    return d
 
 
 def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: str | None = None, adjust: str = "holm") -> pd.DataFrame:
@@ -473,47 +528,39 @@ def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: s
     rows = []
     if len(order) < 3:
         return pd.DataFrame(columns=BETWEEN_COLUMNS)
-    df = results[(results["censored"].fillna("") == "") & results["timepoint"].isin(order)].copy()
-    df = df[df["group"].astype(str) != ""]
+    d = _lmm_data(results, order)
+    gnames = d["group_names"]
+    ctrl = [k for k, g in enumerate(gnames) if g == control]
     name = "linear mixed model ln(value) ~ arm × timepoint, random intercept per subject (ML): group × time likelihood-ratio test"
-    for key, g in df.groupby(["marker", "specimen", "unit"], sort=False):
-        n_same = g.groupby(["subject_id", "timepoint"])["value"].transform("size")
-        g = g[n_same == 1]
-        comparisons = [("all arms", g)]
+    for m in range(d["n_measures"]):
+        idx = np.flatnonzero(d["measure"] == m)
+        subj, grp, tp = d["subject_id"][idx], d["group"][idx], d["timepoint"][idx]
+        pair = subj * len(d["timepoint_names"]) + tp
+        _, inv, cnt = np.unique(pair, return_inverse=True, return_counts=True)
+        single = cnt[inv] == 1
+        idx, subj, grp, tp = idx[single], subj[single], grp[single], tp[single]
+        comparisons = [("all arms", np.ones(len(idx), dtype=bool))]
         if control is not None:
-            comparisons += [(arm, g[g["group"].isin([arm, control])]) for arm in pd.unique(g["group"]) if arm != control]
-        for label, sub in comparisons:
+            comparisons += [(str(gnames[a]), np.isin(grp, [a, *ctrl])) for a in pd.unique(grp) if gnames[a] != control]
+        key = d["measure_keys"][m]
+        for label, sel in comparisons:
+            s_subj, s_grp, s_tp = subj[sel], grp[sel], tp[sel]
             row = {"group": label, "control": control or "", "marker": key[0], "specimen": key[1], "unit": key[2],
                    "timepoint_from": order[0], "timepoint_to": "all timepoints", "test": name,
-                   "n_group": int(sub["subject_id"].nunique()), "n_control": int(sub.loc[sub["group"] == control, "subject_id"].nunique()) if control else 0,
+                   "n_group": len(np.unique(s_subj)), "n_control": len(np.unique(s_subj[np.isin(s_grp, ctrl)])) if control else 0,
                    "estimate_label": "", "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan}
-            if sub["group"].nunique() < 2 or sub["timepoint"].nunique() < 2:
-                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="needs two arms and two timepoints")
-                rows.append(row)
-                continue
-            visits = sub.groupby("group", sort=False)["timepoint"].agg(frozenset)
-            if visits.nunique() > 1:  # an arm × time interaction needs the same visits in every arm
-                own = "; ".join(f"{g}: {', '.join(t for t in order if t in v)}" for g, v in visits.items())
-                row.update(statistic=math.nan, df=math.nan, p=math.nan, note=f"arms do not have the same visits ({own}): no test")
-                rows.append(row)
-                continue
-            y = np.log(sub["value"].to_numpy(dtype=float))
-            if np.ptp(y) == 0:  # every value the same: the likelihood has no maximum to compare (and no test means anything)
-                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="all values identical: no model fitted")
-                rows.append(row)
-                continue
-            try:
-                full = lmm_random_intercept(y, _design(sub, interaction=True), sub["subject_id"].to_numpy())
-                red = lmm_random_intercept(y, _design(sub, interaction=False), sub["subject_id"].to_numpy())
-            except np.linalg.LinAlgError:  # a design the data cannot identify (e.g. every arm at one timepoint only)
-                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="singular design: no model fitted")
-                rows.append(row)
-                continue
-            dof = _design(sub, interaction=True).shape[1] - _design(sub, interaction=False).shape[1]
-            lr = max(0.0, 2 * (float(full["llf"]) - float(red["llf"])))
-            row.update(statistic=lr, df=float(dof), p=float(stats.chi2.sf(lr, dof)),
-                       note=f"{full['n_obs']} values from {full['n_groups']} subjects; subject SD {math.sqrt(float(full['tau2'])):.3g}, residual SD {math.sqrt(float(full['sigma2'])):.3g} (log scale)")
             rows.append(row)
+            arms = pd.unique(s_grp)
+            if len(arms) < 2 or len(np.unique(s_tp)) < 2:
+                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="needs two arms and two timepoints")
+                continue
+            visits = {a: frozenset(np.unique(s_tp[s_grp == a]).tolist()) for a in arms}
+            if len(set(visits.values())) > 1:  # an arm × time interaction needs the same visits in every arm
+                own = "; ".join(f"{gnames[a]}: {', '.join(t for t in order if t in {d['timepoint_names'][k] for k in v})}" for a, v in visits.items())
+                row.update(statistic=math.nan, df=math.nan, p=math.nan, note=f"arms do not have the same visits ({own}): no test")
+                continue
+            y = np.log(d["value"][idx[sel]])
+            row.update(_lmm_row(y, (s_grp, gnames, s_tp, d["timepoint_names"]), s_subj))
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=BETWEEN_COLUMNS)
