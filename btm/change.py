@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._groupwise import group_codes, per_unique
 from .biovariation import METHODS as BIOVARIATION_METHODS
 from .biovariation import BioVariation, Key
-from ._groupwise import group_codes, per_unique
 from .timepoints import TimepointOrder
 
 __all__ = ["CHANGE_COLUMNS", "RCV", "changes", "describe_rcv", "rcv", "rcv_limits", "sort_changes"]

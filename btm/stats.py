@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+
+# t, chi-squared and noncentral t by the functions scipy.stats calls (importing scipy.stats is slow)
 from scipy import special as sc
 
 from ._groupwise import codes_of, group_codes
-
 from .errors import AnalysisError
 
 __all__ = [
@@ -138,11 +138,37 @@ def adjust_pvalues(p: Sequence[float], method: str = "holm") -> np.ndarray:
         res = np.empty(m)
         res[order] = adj
     elif method == "bh":
+        from scipy import stats
+
         res = stats.false_discovery_control(q, method="bh")
     else:
         raise AnalysisError(f"unknown p-value adjustment {method!r}; use holm or bh")
     out[ok] = res
     return out
+
+
+def t_sf(x: float, df: float) -> float:
+    """``scipy.stats.t.sf(x, df)``: the survival function of Student's t (the special function it calls)."""
+    return float(sc.stdtr(df, -x))
+
+
+def t_ppf(q: float, df: float) -> float:
+    """``scipy.stats.t.ppf(q, df)`` for 0 < q < 1 (the special function it calls)."""
+    return float(sc.stdtrit(df, q))
+
+
+def ttest_rel(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(t, two-sided p) of ``scipy.stats.ttest_rel(a, b)`` for 1-D arrays without NaN, step by step as scipy
+    computes it (mean and variance of the differences, ``stdtr``), without importing scipy.stats."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    n = len(d)
+    mean = np.mean(d)
+    v = np.mean((d - np.mean(d, keepdims=True)) ** 2)
+    v *= np.float64(n) / np.float64(n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.divide(mean - 0.0, np.sqrt(v / n))
+    p = 2 * sc.stdtr(np.float64(n - 1), -np.abs(t))
+    return float(t), float(p)
 
 
 def dz_confidence_interval(dz: float, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -157,13 +183,15 @@ def dz_confidence_interval(dz: float, n: int, level: float = 0.95) -> tuple[floa
     spread = 10 * math.sqrt(1 + t_obs**2 / (2 * df))
 
     def cdf(nc: float) -> float:
-        v = float(stats.nct.cdf(t_obs, df, nc))
+        v = float(sc.nctdtr(df, nc, t_obs))  # = scipy.stats.nct.cdf(t_obs, df, nc)
         return v if math.isfinite(v) else (1.0 if nc < t_obs else 0.0)
 
     def solve(target: float) -> float:
         lo, hi = t_obs - spread, t_obs + spread
         if cdf(lo) < target or cdf(hi) > target:
             return math.nan
+        from scipy import optimize
+
         return optimize.brentq(lambda nc: cdf(nc) - target, lo, hi, xtol=1e-12)
 
     return solve(1 - alpha / 2) / math.sqrt(n), solve(alpha / 2) / math.sqrt(n)
@@ -186,8 +214,8 @@ def t_test_from_summary(mean: float, dispersion: float, n: int, *, dispersion_ty
     sd = se * math.sqrt(n)
     df = n - 1
     t = (mean - mu) / se
-    half = stats.t.ppf(0.975, df) * se
-    return {"t": t, "df": float(df), "p": float(2 * stats.t.sf(abs(t), df)), "se": se, "sd": sd, "ci_low": float(mean - half), "ci_high": float(mean + half)}
+    half = t_ppf(0.975, df) * se
+    return {"t": t, "df": float(df), "p": float(2 * t_sf(abs(t), df)), "se": se, "sd": sd, "ci_low": float(mean - half), "ci_high": float(mean + half)}
 
 
 def _sd(x: np.ndarray) -> float:
@@ -248,20 +276,22 @@ def cohort_stats(changes: pd.DataFrame, *, test: str = "t", adjust: str = "holm"
         notes = []
         if n >= 2:
             mean, sd = float(lr.mean()), _sd(lr)
-            tcrit = stats.t.ppf(0.975, n - 1)
+            tcrit = t_ppf(0.975, n - 1)
             half = tcrit * sd / math.sqrt(n)
             row.update(gmr=math.exp(mean), gmr_ci_low=math.exp(mean - half), gmr_ci_high=math.exp(mean + half))
             pct = (np.exp(lr) - 1) * 100
             row.update(median_pct_change=float(np.median(pct)), q1_pct_change=float(np.percentile(pct, 25)), q3_pct_change=float(np.percentile(pct, 75)))
             if test == "t":
                 if sd > 0:
-                    r = stats.ttest_rel(np.log(b), np.log(a))
-                    row.update(statistic=float(r.statistic), df=float(n - 1), p=float(r.pvalue))
+                    t, p = ttest_rel(np.log(b), np.log(a))
+                    row.update(statistic=t, df=float(n - 1), p=p)
                 else:
                     row.update(statistic=math.nan, df=float(n - 1), p=math.nan)
                     notes.append("all changes identical: no test")
             else:
                 if np.any(lr != 0):
+                    from scipy import stats
+
                     r = stats.wilcoxon(lr)
                     row.update(statistic=float(r.statistic), df=math.nan, p=float(r.pvalue))
                 else:
@@ -325,8 +355,8 @@ def ancova(log_to: np.ndarray, log_from: np.ndarray, arm: np.ndarray) -> dict[st
     cov = s2 * np.linalg.inv(X.T @ X)
     se = math.sqrt(cov[2, 2])
     t = beta[2] / se
-    p = 2 * stats.t.sf(abs(t), df)
-    tcrit = stats.t.ppf(0.975, df)
+    p = 2 * t_sf(abs(t), df)
+    tcrit = t_ppf(0.975, df)
     half = tcrit * se
     out = {"coef": float(beta[2]), "se": se, "t": float(t), "df": float(df), "p": float(p), "lo": float(beta[2] - half), "hi": float(beta[2] + half)}
     mean_from = float(np.mean(log_from))
@@ -390,12 +420,16 @@ def between_groups(
                             for s, e in (("", ""), ("_ci_low", "_lo"), ("_ci_high", "_hi"))})
             elif method == "welch":
                 x, y = tr["log_ratio"].to_numpy(dtype=float), ctrl["log_ratio"].to_numpy(dtype=float)
+                from scipy import stats
+
                 r = stats.ttest_ind(x, y, equal_var=False)
                 ci = r.confidence_interval(0.95)
                 row.update(estimate_label="ratio of geometric mean ratios, arm/control", estimate=math.exp(x.mean() - y.mean()),
                            ci_low=math.exp(ci.low), ci_high=math.exp(ci.high), statistic=float(r.statistic), df=float(r.df), p=float(r.pvalue), note="")
             else:
                 x, y = tr["change_pct"].to_numpy(dtype=float), ctrl["change_pct"].to_numpy(dtype=float)
+                from scipy import stats
+
                 r = stats.mannwhitneyu(x, y, alternative="two-sided")
                 row.update(estimate_label="difference in median % change, arm − control", estimate=float(np.median(x) - np.median(y)),
                            ci_low=math.nan, ci_high=math.nan, statistic=float(r.statistic), df=math.nan, p=float(r.pvalue), note="no CI for this test")
@@ -452,6 +486,8 @@ def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> di
         s2 = max(rss, 1e-300) / N
         llf = -0.5 * N * math.log(2 * math.pi * s2) - 0.5 * float(np.sum(np.log1p(n_i * gamma))) - 0.5 * N
         return llf, beta, s2
+
+    from scipy import optimize
 
     res = optimize.minimize_scalar(lambda lg: -profile(lg)[0], bounds=(-20, 12), method="bounded", options={"xatol": 1e-8})
     best = res.x if -res.fun >= profile(-20.0)[0] else -20.0  # gamma -> 0 (no subject variance) is the boundary

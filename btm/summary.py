@@ -183,14 +183,14 @@ def marker_order(markers: Sequence[str]) -> list[str]:
     """Markers present, in catalog order (formation, then resorption), others after them."""
     from .markers import catalog
 
-    present = list(dict.fromkeys(str(m) for m in markers))
+    present = list(dict.fromkeys(str(m) for m in pd.unique(np.asarray(markers, dtype=object))))
     known = [m for m in catalog() if m in present]
     return known + [m for m in present if m not in known]
 
 
 def arm_order(a: Any) -> list[str]:
     """Arms in report order: the control arm first, then the others by label."""
-    seen = sorted({str(g) for frame in (a.cohort, a.results) if len(frame) and "group" in frame for g in frame["group"]})
+    seen = sorted({str(g) for frame in (a.cohort, a.results) if len(frame) and "group" in frame for g in pd.unique(frame["group"])})
     if a.control in seen:
         seen.remove(a.control)
         seen.insert(0, a.control)
@@ -366,9 +366,14 @@ def _flag_counts(res: pd.DataFrame) -> pd.DataFrame:
     from .interpret import FLAGS
 
     counts = pd.Series(dtype=int)
-    if len(res) and "flags" in res:
-        codes = res["flags"].fillna("").astype(str).str.split(";").explode()
-        counts = codes[codes != ""].value_counts()
+    if len(res) and "flags" in res:  # counted once per distinct flags text, in order of first appearance
+        texts = res["flags"].fillna("").astype(str).value_counts(sort=False)
+        tally: dict[str, int] = {}
+        for text, n in texts.items():
+            for code in str(text).split(";"):
+                if code != "":
+                    tally[code] = tally.get(code, 0) + int(n)
+        counts = pd.Series(tally, dtype="int64").sort_values(ascending=False) if tally else counts
     known = [(k, v, int(counts.get(k, 0))) for k, v in FLAGS.items()]
     other = [(str(k), "", int(n)) for k, n in counts.items() if k not in FLAGS]
     return pd.DataFrame(known + other, columns=FLAG_COLUMNS)

@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 __all__ = ["OVERALL", "TABLE1_COLUMNS", "table_one"]
 
@@ -43,6 +42,13 @@ def _blank_to_nan(s: pd.Series) -> pd.Series:
     return s.where(s.astype(str).str.strip() != "", np.nan)
 
 
+def _blank_to_nan_per_value(s: pd.Series) -> pd.Series:
+    """:func:`_blank_to_nan`, computed once per distinct value."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    mapped = _blank_to_nan(pd.Series(uniq)).to_numpy(dtype=object)
+    return pd.Series(mapped[codes], index=s.index, dtype=object)
+
+
 def _subjects(results: pd.DataFrame, baselines: Mapping[str, str], order: Sequence[str]) -> pd.DataFrame:
     """One row per arm × subject: age, sex and menopausal status, baseline sample first."""
     cols = [c for c in ("age", "sex", "menopausal_status") if c in results]
@@ -51,7 +57,7 @@ def _subjects(results: pd.DataFrame, baselines: Mapping[str, str], order: Sequen
     d["_base"] = d["timepoint"].astype(str) != d["group"].map(baselines).astype(str)  # False (first) at baseline
     d["_rank"] = d["timepoint"].map(rank).fillna(len(rank))
     for c in cols:
-        d[c] = _blank_to_nan(d[c]) if c != "age" else pd.to_numeric(d[c], errors="coerce")
+        d[c] = _blank_to_nan_per_value(d[c]) if c != "age" else pd.to_numeric(d[c], errors="coerce")
     d = d.sort_values(["_base", "_rank"], kind="stable")
     first = d.groupby(["group", "subject_id"], sort=False)[cols].first() if cols else d.groupby(["group", "subject_id"]).size().to_frame("_n")
     for c in ("age", "sex", "menopausal_status"):
@@ -93,6 +99,8 @@ def _p_anova(samples: list[np.ndarray]) -> float:
     within = sum(float(((s - s.mean()) ** 2).sum()) for s in samples)
     if within <= 0:
         return math.nan
+    from scipy import stats
+
     return float(stats.f_oneway(*samples).pvalue)
 
 
@@ -101,6 +109,8 @@ def _p_kruskal(samples: list[np.ndarray]) -> float:
     allv = np.concatenate(samples) if samples else np.array([])
     if len(samples) < 2 or len(np.unique(allv)) < 2:
         return math.nan
+    from scipy import stats
+
     return float(stats.kruskal(*samples).pvalue)
 
 
@@ -108,6 +118,8 @@ def _p_chi2(table: pd.DataFrame) -> float:
     t = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0]
     if t.shape[0] < 2 or t.shape[1] < 2:
         return math.nan
+    from scipy import stats
+
     return float(stats.chi2_contingency(t.to_numpy(), correction=False).pvalue)
 
 
@@ -214,7 +226,8 @@ def table_one(
     * ``spread``: SD, %, or geometric SD; ``spread_low``/``spread_high``: Q1 and Q3;
     * ``test``, ``p``: only with ``p_values``; ``note``: values left out and why.
     """
-    arms = [a for a in arms if a in set(results["group"].astype(str))]
+    present = {str(g) for g in pd.unique(results["group"])}
+    arms = [a for a in arms if a in present]
     if results.empty or not arms:
         return pd.DataFrame(columns=TABLE1_COLUMNS)
     subj = _subjects(results, baselines, order)
