@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._groupwise import per_unique
 from ._options import ADJUST_CHOICES, BETWEEN_CHOICES, RCV_CHOICES, TEST_CHOICES, AnalysisOptions
 from .change import CHANGE_COLUMNS, changes, rcv_limits, sort_changes
 from .errors import AnalysisError, MappingError
@@ -31,7 +32,7 @@ from .evidence import (
 from .interpret import RATIOS, interpret
 from .ranges import load_biovariation
 from .stats import between_groups, cohort_stats, mixed_model_tests
-from .timepoints import TimepointOrder, order_timepoints, sequence_dates
+from .timepoints import DATE_LABEL, TimepointOrder, order_timepoints, sequence_dates
 
 __all__ = ["AnalysisOptions", "AnalysisResult", "Study", "analyze", "load_study", "run_study", "study_toml"]
 
@@ -172,6 +173,24 @@ def _unpaired_notes(data: pd.DataFrame) -> list[str]:
     return notes
 
 
+def _sequence_dated_arms(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Arms whose only timepoints are draw dates get their samples numbered (:func:`sequence_dates`); others stay as
+    they are (and the table is not copied when no arm needs it)."""
+    dated = per_unique(data["timepoint"], lambda u: u.astype(str).str.match(DATE_LABEL).to_numpy(dtype=bool))
+    gcode, arms = pd.factorize(data["group"])
+    all_dated = np.ones(len(arms), dtype=bool)
+    np.logical_and.at(all_dated, gcode[gcode >= 0], dated[gcode >= 0])
+    if not all_dated.any():
+        return data
+    parts = []
+    for g, sub in data.groupby("group", sort=False):
+        sub, note = sequence_dates(sub)
+        if note:
+            notes.append(f"arm {g!r}: {note}")
+        parts.append(sub)
+    return pd.concat(parts).loc[data.index] if len(parts) > 1 else parts[0]
+
+
 def _balance_change(balance: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame:
     b = balance.copy()
     base = b[b["timepoint"] == order.baseline].drop_duplicates("subject_id").set_index("subject_id")["balance_index"]
@@ -219,13 +238,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None, **change
         data.loc[data["group"].astype(str) == "", "group"] = NO_GROUP
         notes.append(f"results without a group label are analysed as the arm {NO_GROUP!r}")
     # arms whose only timepoints are draw dates (no visit labels): samples numbered in date order
-    parts = []
-    for g, sub in data.groupby("group", sort=False):
-        sub, note = sequence_dates(sub)
-        if note:
-            notes.append(f"arm {g!r}: {note}")
-        parts.append(sub)
-    data = pd.concat(parts).loc[data.index] if len(parts) > 1 else parts[0]
+    data = _sequence_dated_arms(data, notes)
     order = order_timepoints(data, explicit=opts.timepoint_order or None, baseline=opts.baseline)
     if len(order.order) < 2:
         raise AnalysisError(f"only one timepoint ({order.order[0]!r}): a change needs two; check the visit column or the mapping")
