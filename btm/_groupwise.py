@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["codes_of", "group_codes", "joined_in_order", "per_unique", "take_texts"]
+__all__ = ["codes_of", "group_codes", "groups_of", "joined_in_order", "per_unique", "take_texts"]
 
 
 def per_unique(s: pd.Series, fn: Callable[[pd.Series], Any]) -> np.ndarray:
@@ -97,3 +97,15 @@ def joined_in_order(gcode: np.ndarray, ngroups: int, values: np.ndarray, sep: st
 def take_texts(codes: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     """An object array of ``texts[code]`` per row."""
     return np.asarray(list(texts) + [""], dtype=object)[codes]
+
+
+def groups_of(frame: pd.DataFrame, keys: Sequence[str]) -> list[tuple[tuple[Any, ...], np.ndarray]]:
+    """(key values, row positions) per group, like ``frame.groupby(keys, sort=False, dropna=False)``:
+    groups in order of first appearance, rows in table order."""
+    if not len(frame):
+        return []
+    codes, n, first = group_codes(*(frame[k] for k in keys))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n + 1))
+    values = [frame[k].iloc[first].to_numpy(dtype=object) for k in keys]
+    return [(tuple(v[i] for v in values), order[bounds[i]:bounds[i + 1]]) for i in range(n)]

@@ -33,7 +33,7 @@ import pandas as pd
 # t, chi-squared and noncentral t by the functions scipy.stats calls (importing scipy.stats is slow)
 from scipy import special as sc
 
-from ._groupwise import codes_of, group_codes
+from ._groupwise import codes_of, group_codes, groups_of, per_unique
 from .errors import AnalysisError
 
 __all__ = [
@@ -260,16 +260,18 @@ def cohort_stats(changes: pd.DataFrame, *, test: str = "t", adjust: str = "holm"
         return pd.DataFrame(columns=COHORT_COLUMNS)
     keys = ["group", "marker", "specimen", "unit", "timepoint_from", "timepoint_to"]
     rows = []
-    for key, g in changes.groupby(keys, sort=False, dropna=False):
-        cens = (g["censored_from"].astype(str) != "") | (g["censored_to"].astype(str) != "")
-        lr_all = g["log_ratio"].to_numpy(dtype=float)
-        complete = np.isfinite(lr_all)
-        other = int((~complete & ~cens.to_numpy()).sum())
-        sel = g.loc[complete]
-        lr = sel["log_ratio"].to_numpy(dtype=float)
+    blank = lambda u: (u.astype(str) != "").to_numpy(dtype=bool)  # noqa: E731
+    cens_all = per_unique(changes["censored_from"], blank) | per_unique(changes["censored_to"], blank)
+    lr_rows, vf, vt = (changes[c].to_numpy(dtype=float) for c in ("log_ratio", "value_from", "value_to"))
+    verdict = (per_unique(changes["direction"], lambda u: u.astype(str).map({"increase": 1, "decrease": 2, "none": 3}).fillna(0).to_numpy(dtype=int))
+               if "direction" in changes else np.zeros(len(changes), dtype=int))
+    for key, idx in groups_of(changes, keys):
+        cens = cens_all[idx]
+        complete = np.isfinite(lr_rows[idx])
+        other = int((~complete & ~cens).sum())
+        sel = idx[complete]
+        lr, a, b = lr_rows[sel], vf[sel], vt[sel]
         n = len(lr)
-        a = sel["value_from"].to_numpy(dtype=float)
-        b = sel["value_to"].to_numpy(dtype=float)
         row = dict(zip(keys, key, strict=True))
         row.update(n=n, n_censored_excluded=int(cens.sum()), n_other_excluded=other)
         row.update(mean_from=float(a.mean()) if n else math.nan, sd_from=_sd(a), mean_to=float(b.mean()) if n else math.nan, sd_to=_sd(b))
@@ -308,13 +310,12 @@ def cohort_stats(changes: pd.DataFrame, *, test: str = "t", adjust: str = "holm"
         for k in ("gmr", "gmr_ci_low", "gmr_ci_high"):
             row[k.replace("gmr", "gm_pct_change") if k == "gmr" else k.replace("gmr", "gm_pct")] = (row[k] - 1) * 100
         row["test"] = TESTS[test]
-        d = g["direction"].astype(str) if "direction" in g else pd.Series([], dtype=str)
-        determined = d.isin(["increase", "decrease", "none"])
-        n_rcv = int(determined.sum())
+        d = verdict[idx]
+        n_rcv = int((d > 0).sum())
         row.update(
             n_rcv=n_rcv,
-            share_up_rcv=float((d == "increase").sum() / n_rcv) if n_rcv else math.nan,
-            share_down_rcv=float((d == "decrease").sum() / n_rcv) if n_rcv else math.nan,
+            share_up_rcv=float((d == 1).sum() / n_rcv) if n_rcv else math.nan,
+            share_down_rcv=float((d == 2).sum() / n_rcv) if n_rcv else math.nan,
         )
         if "/" in str(row["marker"]):
             notes.append("exploratory ratio")
@@ -392,34 +393,39 @@ def between_groups(
         raise AnalysisError(f"unknown between-arm method {method!r}; use ancova, welch or mannwhitney")
     if changes.empty:
         return pd.DataFrame(columns=BETWEEN_COLUMNS)
-    groups = [g for g in pd.unique(changes["group"].astype(str)) if g != control]
-    if control not in set(changes["group"].astype(str)):
+    arms_present = [str(g) for g in pd.unique(changes["group"])]
+    groups = [g for g in dict.fromkeys(arms_present) if g != control]
+    if control not in set(arms_present):
         raise AnalysisError(f"control arm {control!r} has no paired data")
     rows = []
     keys = ["marker", "specimen", "unit", "timepoint_from", "timepoint_to"]
     ok = np.isfinite(changes["log_ratio"].to_numpy(dtype=float))
-    data = changes.loc[ok]
-    for key, g in data.groupby(keys, sort=False):
-        ctrl = g[g["group"] == control]
+    data = changes.loc[ok, [*keys, "group", "value_from", "value_to", "log_ratio", "change_pct"]]
+    gcode, gnames = codes_of(data["group"])
+    arm_of = {str(n): k for k, n in enumerate(gnames)}
+    cols = {c: data[c].to_numpy(dtype=float) for c in ("value_from", "value_to", "log_ratio", "change_pct")}
+    for key, idx in groups_of(data, keys):
+        ctrl_rows = idx[gcode[idx] == arm_of.get(control, -1)]
         for arm in groups:
-            tr = g[g["group"] == arm]
-            row = {"group": arm, "control": control, **dict(zip(keys, key, strict=True)), "n_group": len(tr), "n_control": len(ctrl)}
+            tr_rows = idx[gcode[idx] == arm_of.get(arm, -1)]
+            row = {"group": arm, "control": control, **dict(zip(keys, key, strict=True)), "n_group": len(tr_rows), "n_control": len(ctrl_rows)}
             row["test"] = BETWEEN_TESTS[method]
-            if len(tr) < 2 or len(ctrl) < 2:
+            if len(tr_rows) < 2 or len(ctrl_rows) < 2:
                 row.update(estimate_label="", estimate=math.nan, ci_low=math.nan, ci_high=math.nan, statistic=math.nan, df=math.nan, p=math.nan,
                            note="fewer than 2 complete pairs in an arm")
                 rows.append(row)
                 continue
+            tr = {c: v[tr_rows] for c, v in cols.items()}
+            ctrl = {c: v[ctrl_rows] for c, v in cols.items()}
             if method == "ancova":
-                both = pd.concat([tr, ctrl])
-                r = ancova(np.log(both["value_to"].to_numpy(dtype=float)), np.log(both["value_from"].to_numpy(dtype=float)),
-                           (both["group"] == arm).to_numpy())
+                r = ancova(np.log(np.concatenate([tr["value_to"], ctrl["value_to"]])), np.log(np.concatenate([tr["value_from"], ctrl["value_from"]])),
+                           np.r_[np.ones(len(tr_rows), dtype=bool), np.zeros(len(ctrl_rows), dtype=bool)])
                 row.update(estimate_label="ratio of geometric means, arm/control, adjusted for baseline", estimate=math.exp(r["coef"]),
                            ci_low=math.exp(r["lo"]), ci_high=math.exp(r["hi"]), statistic=r["t"], df=r["df"], p=r["p"], note=r.get("note", ""))
                 row.update({f"adj_gm_{k}{s}": math.exp(r[f"emm_{k}{e}"]) for k in ("group", "control")
                             for s, e in (("", ""), ("_ci_low", "_lo"), ("_ci_high", "_hi"))})
             elif method == "welch":
-                x, y = tr["log_ratio"].to_numpy(dtype=float), ctrl["log_ratio"].to_numpy(dtype=float)
+                x, y = tr["log_ratio"], ctrl["log_ratio"]
                 from scipy import stats
 
                 r = stats.ttest_ind(x, y, equal_var=False)
@@ -427,7 +433,7 @@ def between_groups(
                 row.update(estimate_label="ratio of geometric mean ratios, arm/control", estimate=math.exp(x.mean() - y.mean()),
                            ci_low=math.exp(ci.low), ci_high=math.exp(ci.high), statistic=float(r.statistic), df=float(r.df), p=float(r.pvalue), note="")
             else:
-                x, y = tr["change_pct"].to_numpy(dtype=float), ctrl["change_pct"].to_numpy(dtype=float)
+                x, y = tr["change_pct"], ctrl["change_pct"]
                 from scipy import stats
 
                 r = stats.mannwhitneyu(x, y, alternative="two-sided")
