@@ -114,10 +114,12 @@ def _changes_per_arm(
             notes.append(f"arm {g!r}: baseline {base!r} (its first timepoint)")
         o = TimepointOrder(labels, base, order.basis)
         orders[str(g)] = o
-        frames.append(changes(results.loc[gcode == k, used], o, limits))
+        frames.append(changes(results.loc[gcode == k, used], o, limits, sort=False))
     if not frames:
         return pd.DataFrame(columns=CHANGE_COLUMNS), orders
-    return sort_changes(pd.concat(frames, ignore_index=True), order), orders
+    both = pd.concat(frames, ignore_index=True)
+    del frames
+    return sort_changes(both, order), orders
 
 
 IMPLAUSIBLE = "UNIT_MAGNITUDE"

@@ -121,11 +121,14 @@ def changes(
     results: pd.DataFrame,
     order: TimepointOrder,
     limits: dict[Key, RCV],
+    *,
+    sort: bool = True,
 ) -> pd.DataFrame:
     """Change of each subject's marker from baseline to every follow-up timepoint.
 
     Pairs are formed by subject id and timepoint, never by row order. Rows reported twice for the
     same subject, timepoint and marker are not paired (the change would depend on which is used).
+    ``sort=False`` leaves the rows in pairing order (for a caller that sorts several tables at once).
 
     Returns
     -------
@@ -185,7 +188,7 @@ def changes(
     out["note"] = notes
     resp, rule = _responders(out)
     out["responder"], out["responder_rule"] = resp, rule
-    return sort_changes(out[CHANGE_COLUMNS], order)
+    return sort_changes(out[CHANGE_COLUMNS], order) if sort else out[CHANGE_COLUMNS]
 
 
 _PAIR_KEYS = ["subject_id", "marker", "specimen", "unit"]

@@ -280,7 +280,7 @@ def interpret(data: pd.DataFrame, *, ranges: str | Path | Sequence[str | Path] |
         ``results``: ``data`` plus :data:`INTERPRETED_COLUMNS`; ``balance``: :data:`BALANCE_COLUMNS`.
     """
     intervals = intervals_with(ranges)
-    res = data.copy()
+    res = data.copy(deep=False)  # copy-on-write (pandas >= 3): new columns and replaced ones stay in this table
     if res.empty:
         for c in INTERPRETED_COLUMNS:
             res[c] = pd.Series(dtype=float if c in ("ref_low", "ref_high", "z") else object)

@@ -485,8 +485,9 @@ def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> di
         gamma = math.exp(log_gamma)
         theta = 1 - 1 / np.sqrt(1 + n_i * gamma)
         w = (2 * theta - theta**2) * n_i
-        A = XtX - (Xbar * w[:, None]).T @ Xbar
-        b = Xty - (Xbar * w[:, None]).T @ ybar
+        Xw = Xbar * w[:, None]
+        A = XtX - Xw.T @ Xbar
+        b = Xty - Xw.T @ ybar
         beta = np.linalg.lstsq(A, b, rcond=None)[0]
         rss = yty - float(w @ ybar**2) - float(beta @ b)
         s2 = max(rss, 1e-300) / N

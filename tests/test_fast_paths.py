@@ -180,3 +180,19 @@ def test_sort_changes_equals_sort_values():
     order = TimepointOrder(("Baseline", "Week 6", "Week 12", "Week 24"), "Baseline", "given")
     want = df.assign(_tp=df["timepoint_to"].map(order.rank())).sort_values(["marker", "_tp", "group", "subject_id"], kind="stable")
     assert sort_changes(df, order)["x"].tolist() == want["x"].tolist()
+
+
+def test_arm_population_once_per_person_equals_per_subject():
+    from btm.evidence import _person, arm_population
+
+    n = 300
+    pick = lambda xs: np.array(xs, dtype=object)[RNG.integers(0, len(xs), n)]  # noqa: E731
+    data = pd.DataFrame({"subject_id": [f"S{i}" for i in range(n)], "group": pick(["Control", "Impact", "Tai Chi"]),
+                         "sex": pick(["F", "M", "", None]), "age": RNG.choice([25.0, 55.0, 70.0, np.nan], n),
+                         "menopausal_status": pick(["", "post", "pre"])})
+    got = arm_population(data)
+    for g, sub in data.groupby("group", sort=False):
+        kinds = [_person(str(r["sex"]), float(r["age"]) if pd.notna(r["age"]) else math.nan, str(r["menopausal_status"])) or "unknown"
+                 for r in sub.to_dict("records")]
+        counts = pd.Series(kinds).value_counts()
+        assert got[g][1] == ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
