@@ -61,12 +61,23 @@ def _ratio_changes(balance: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame
     """Per-subject change of the exercise-study ratios, in the changes-table columns."""
     frames = []
     base = balance[balance["timepoint"] == order.baseline]
+    followups = {tp: balance[balance["timepoint"] == tp] for tp in order.followups}
+    # where each baseline subject sits at each follow-up (one balance row per subject and timepoint)
+    at = {tp: pd.Index(f["subject_id"]).get_indexer(base["subject_id"]) if pd.Index(f["subject_id"]).is_unique else None
+          for tp, f in followups.items()}
     for name in RATIOS:
         col = f"ratio_{name}"
-        b = base[["subject_id", "group", col]].dropna().rename(columns={col: "value_from"})
-        for tp in order.followups:
-            f = balance[balance["timepoint"] == tp][["subject_id", col]].dropna().rename(columns={col: "value_to"})
-            m = b.merge(f, on="subject_id")
+        keep = base[["subject_id", "group", col]].notna().all(axis=1).to_numpy()
+        b = base.loc[keep, ["subject_id", "group", col]].rename(columns={col: "value_from"})
+        for tp, f in followups.items():
+            if at[tp] is None:  # not one row per subject: join as pandas does
+                m = b.merge(f[["subject_id", col]].dropna().rename(columns={col: "value_to"}), on="subject_id")
+            else:
+                pos = at[tp][keep]
+                to = np.where(pos >= 0, f[col].to_numpy(dtype=float)[np.maximum(pos, 0)], np.nan) if len(f) else np.full(len(pos), np.nan)
+                hit = (pos >= 0) & ~np.isnan(to) & f["subject_id"].notna().to_numpy()[np.maximum(pos, 0)] if len(f) else pos >= 0
+                m = b.iloc[np.flatnonzero(hit)].reset_index(drop=True)
+                m["value_to"] = to[hit]
             if m.empty:
                 continue
             m["marker"], m["specimen"], m["unit"] = name, "", "ratio"
