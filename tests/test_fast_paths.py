@@ -196,3 +196,40 @@ def test_arm_population_once_per_person_equals_per_subject():
                  for r in sub.to_dict("records")]
         counts = pd.Series(kinds).value_counts()
         assert got[g][1] == ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
+
+
+def _missing_reference(r: pd.DataFrame, arms, visits, markers) -> pd.DataFrame:
+    """The former merge-based listing of missing visits (summary._missing_visits before vectorising)."""
+    have = r[["group", "subject_id", "timepoint", "marker"]].drop_duplicates()
+    subjects = have[["group", "subject_id"]].drop_duplicates()
+    expect_v = pd.DataFrame([(g, t) for g in arms for t in visits.get(g, ())], columns=["group", "timepoint"])
+    arm_markers = have[["group", "marker"]].drop_duplicates()
+    grid = subjects.merge(expect_v, on="group").merge(arm_markers, on="group")
+    grid = grid.merge(have.assign(_have=True), on=["group", "subject_id", "timepoint", "marker"], how="left")
+    gone = grid[grid["_have"].isna()]
+    rank = {m: i for i, m in enumerate(markers)}
+    gone = gone.assign(_m=gone["marker"].map(rank).fillna(len(rank))).sort_values("_m", kind="stable")
+    per = gone.groupby(["group", "subject_id", "timepoint"], sort=False)["marker"].agg(list).reset_index()
+    n_arm = arm_markers.groupby("group").size()
+    per["n_missing_markers"] = per["marker"].map(len)
+    per["missing"] = np.where(per["n_missing_markers"] == per["group"].map(n_arm), "no sample", "no result for " + per["marker"].map(", ".join))
+    per["_v"] = [visits[g].index(t) for g, t in zip(per["group"], per["timepoint"], strict=True)]
+    per["_a"] = per["group"].map({g: i for i, g in enumerate(arms)})
+    per = per.sort_values(["_a", "subject_id", "_v"], kind="stable")
+    return per[["subject_id", "group", "timepoint", "missing", "n_missing_markers"]].reset_index(drop=True)
+
+
+def test_missing_visits_by_codes_equal_the_merges():
+    from types import SimpleNamespace
+
+    from btm.summary import _missing_visits
+
+    rows = [(f"S{s:02d}", ["Control", "Impact", "Tai Chi"][s % 3], t, m) for s in range(30) for t in ("Baseline", "Week 6", "Week 12")
+            for m in ("PINP", "CTX1", "BALP", "XYZ")]
+    r = pd.DataFrame(rows, columns=["subject_id", "group", "timepoint", "marker"])
+    r = r[RNG.random(len(r)) > 0.15].reset_index(drop=True)
+    r = r[~((r["group"] == "Impact") & (r["marker"] == "BALP"))]
+    arms = ["Control", "Impact", "Tai Chi"]
+    visits = {"Control": ("Baseline", "Week 6", "Week 12"), "Impact": ("Baseline", "Week 6", "Week 12", "Week 24"), "Tai Chi": ("Baseline", "Week 12")}
+    got = _missing_visits(SimpleNamespace(results=r), arms, visits, ["CTX1", "PINP", "BALP"])
+    pd.testing.assert_frame_equal(got, _missing_reference(r, arms, visits, ["CTX1", "PINP", "BALP"]))
