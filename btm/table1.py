@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._groupwise import group_codes, per_unique
+
 __all__ = ["OVERALL", "TABLE1_COLUMNS", "table_one"]
 
 #: Columns of :func:`table_one`'s result.
@@ -49,13 +51,21 @@ def _blank_to_nan_per_value(s: pd.Series) -> pd.Series:
     return pd.Series(mapped[codes], index=s.index, dtype=object)
 
 
+def _at_baseline(results: pd.DataFrame, baselines: Mapping[str, str]) -> np.ndarray:
+    """Rows drawn at their arm's baseline (compared once per distinct arm and timepoint)."""
+    codes, _, first = group_codes(results["timepoint"], results["group"])
+    pairs = results[["timepoint", "group"]].iloc[first]
+    same = (pairs["timepoint"].astype(str) == pairs["group"].map(baselines).astype(str)).to_numpy(dtype=bool)
+    return same[codes]
+
+
 def _subjects(results: pd.DataFrame, baselines: Mapping[str, str], order: Sequence[str]) -> pd.DataFrame:
     """One row per arm × subject: age, sex and menopausal status, baseline sample first."""
     cols = [c for c in ("age", "sex", "menopausal_status") if c in results]
     d = results[["group", "subject_id", "timepoint", *cols]].copy()
     rank = {t: i for i, t in enumerate(order)}
-    d["_base"] = d["timepoint"].astype(str) != d["group"].map(baselines).astype(str)  # False (first) at baseline
-    d["_rank"] = d["timepoint"].map(rank).fillna(len(rank))
+    d["_base"] = ~_at_baseline(d, baselines)  # False (first) at baseline
+    d["_rank"] = per_unique(d["timepoint"], lambda u: u.map(rank).fillna(len(rank)).to_numpy(dtype=float))
     for c in cols:
         d[c] = _blank_to_nan_per_value(d[c]) if c != "age" else pd.to_numeric(d[c], errors="coerce")
     d = d.sort_values(["_base", "_rank"], kind="stable")
@@ -68,7 +78,7 @@ def _subjects(results: pd.DataFrame, baselines: Mapping[str, str], order: Sequen
 
 def _baseline_values(results: pd.DataFrame, baselines: Mapping[str, str]) -> tuple[pd.DataFrame, dict[tuple, str]]:
     """One value per arm × subject × marker at the arm's baseline (not censored); notes per marker."""
-    at_base = results["timepoint"].astype(str) == results["group"].map(baselines).astype(str)
+    at_base = _at_baseline(results, baselines)
     d = results.loc[at_base, ["group", "subject_id", "marker", "specimen", "unit", "value", "censored"]]
     keys = ["marker", "specimen", "unit"]
     notes: dict[tuple, str] = {}
