@@ -13,7 +13,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["codes_of", "group_codes", "groups_of", "joined_in_order", "per_unique", "take_texts"]
+__all__ = ["codes_of", "count_distinct", "counts_per_row", "distinct", "first_of_each", "group_codes", "groups_of", "joined_in_order", "per_unique", "take_texts"]
+
+
+def distinct(codes: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of non-negative integer codes (``np.unique``, by counting: no hashing)."""
+    return np.flatnonzero(np.bincount(codes)) if len(codes) else np.zeros(0, dtype=np.int64)
+
+
+def count_distinct(codes: np.ndarray) -> int:
+    """How many distinct non-negative integer codes."""
+    return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
+
+
+def counts_per_row(keys: np.ndarray) -> np.ndarray:
+    """For each row, how many rows share its non-negative integer key."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
+    if int(keys.max()) <= 8 * len(keys) + 1024:
+        return np.bincount(keys)[keys]
+    _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    return counts[inv]
+
+
+def first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct keys, position of each one's first row): ``np.unique(keys, return_index=True)`` by a stable sort."""
+    order = np.argsort(keys, kind="stable")
+    s = keys[order]
+    head = np.r_[True, s[1:] != s[:-1]] if len(s) else np.zeros(0, dtype=bool)
+    return s[head], order[head]
 
 
 def per_unique(s: pd.Series, fn: Callable[[pd.Series], Any]) -> np.ndarray:
@@ -64,7 +92,7 @@ def joined_in_order(gcode: np.ndarray, ngroups: int, values: np.ndarray, sep: st
     g, v = gcode[keep], vcode[keep]
     # first occurrence of each (group, value), in row order
     pair = g * (len(vuniq) + 1) + v
-    _, first = np.unique(pair, return_index=True)
+    _, first = first_of_each(pair)
     first.sort()
     g, v = g[first], v[first]
     order = np.argsort(g, kind="stable")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._groupwise import group_codes, per_unique
+from ._groupwise import counts_per_row, group_codes, per_unique
 from .biovariation import METHODS as BIOVARIATION_METHODS
 from .biovariation import BioVariation, Key
 from .timepoints import TimepointOrder
@@ -203,8 +203,7 @@ def _pairs(results: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame:
         df["group"] = ""
     key, n_keys, _ = group_codes(*(df[k] for k in _PAIR_KEYS))
     tcode = per_unique(df["timepoint"], lambda u: u.map({t: i for i, t in enumerate(order.order)}).to_numpy(dtype=float)).astype(np.int64)
-    _, inv, counts = np.unique(key * len(order.order) + tcode, return_inverse=True, return_counts=True)
-    single = counts[inv] == 1  # duplicates were reported by the import; pairing them would be a guess
+    single = counts_per_row(key * len(order.order) + tcode) == 1  # duplicates were reported by the import; pairing them would be a guess
     base_rows = np.flatnonzero(single & (tcode == order.order.index(order.baseline)))
     kept = [c for c in cols if c in df]
     frames = []

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._groupwise import codes_of, group_codes, joined_in_order, per_unique
+from ._groupwise import codes_of, counts_per_row, first_of_each, group_codes, joined_in_order, per_unique
 from .markers import FORMATION, RESORPTION, catalog
 from .ranges import intervals_with, select_intervals
 from .selection import METHODS as SELECTION_METHODS
@@ -336,8 +336,7 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     gcode, ngroups, first = group_codes(results["subject_id"], results["timepoint"])
     mcode, muniq = codes_of(results["marker"])
     same = gcode * len(muniq) + mcode
-    _, inv, counts = np.unique(same, return_inverse=True, return_counts=True)
-    dup = counts[inv] > 1
+    dup = counts_per_row(same) > 1
     kidney = np.zeros(len(results), dtype=bool)
     if "flags" in results:
         for code in BALANCE_EXCLUDING_FLAGS:
@@ -372,7 +371,7 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     for m in {x for r in RATIOS.values() for x in r[:2]}:
         rows = np.flatnonzero(ok & (marker == m))
         if len(rows):
-            gs, at = np.unique(gcode[rows], return_index=True)
+            gs, at = first_of_each(gcode[rows])
             firsts[m] = np.full(ngroups, np.nan)
             firsts[m][gs] = value[rows[at]]
     for name, (a, b, fa, fb, _) in RATIOS.items():

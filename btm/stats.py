@@ -33,7 +33,7 @@ import pandas as pd
 # t, chi-squared and noncentral t by the functions scipy.stats calls (importing scipy.stats is slow)
 from scipy import special as sc
 
-from ._groupwise import codes_of, group_codes, groups_of, per_unique
+from ._groupwise import codes_of, count_distinct, counts_per_row, distinct, group_codes, groups_of, per_unique
 from .errors import AnalysisError
 
 __all__ = [
@@ -504,7 +504,7 @@ def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> di
 
 def _dummies(codes: np.ndarray, names: np.ndarray) -> np.ndarray:
     """``pd.get_dummies(names[codes], drop_first=True)`` as floats: one column per present label but the first in sort order."""
-    present = np.unique(codes)
+    present = distinct(codes)
     labels = sorted(str(names[c]) for c in present)
     col = {lab: k for k, lab in enumerate(labels)}
     rank = np.full(len(names), -1, dtype=np.int64)
@@ -579,8 +579,7 @@ def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: s
         idx = np.flatnonzero(d["measure"] == m)
         subj, grp, tp = d["subject_id"][idx], d["group"][idx], d["timepoint"][idx]
         pair = subj * len(d["timepoint_names"]) + tp
-        _, inv, cnt = np.unique(pair, return_inverse=True, return_counts=True)
-        single = cnt[inv] == 1
+        single = counts_per_row(pair) == 1
         idx, subj, grp, tp = idx[single], subj[single], grp[single], tp[single]
         comparisons = [("all arms", np.ones(len(idx), dtype=bool))]
         if control is not None:
@@ -590,14 +589,14 @@ def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: s
             s_subj, s_grp, s_tp = subj[sel], grp[sel], tp[sel]
             row = {"group": label, "control": control or "", "marker": key[0], "specimen": key[1], "unit": key[2],
                    "timepoint_from": order[0], "timepoint_to": "all timepoints", "test": name,
-                   "n_group": len(np.unique(s_subj)), "n_control": len(np.unique(s_subj[np.isin(s_grp, ctrl)])) if control else 0,
+                   "n_group": count_distinct(s_subj), "n_control": count_distinct(s_subj[np.isin(s_grp, ctrl)]) if control else 0,
                    "estimate_label": "", "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan}
             rows.append(row)
             arms = pd.unique(s_grp)
-            if len(arms) < 2 or len(np.unique(s_tp)) < 2:
+            if len(arms) < 2 or count_distinct(s_tp) < 2:
                 row.update(statistic=math.nan, df=math.nan, p=math.nan, note="needs two arms and two timepoints")
                 continue
-            visits = {a: frozenset(np.unique(s_tp[s_grp == a]).tolist()) for a in arms}
+            visits = {a: frozenset(distinct(s_tp[s_grp == a]).tolist()) for a in arms}
             if len(set(visits.values())) > 1:  # an arm × time interaction needs the same visits in every arm
                 own = "; ".join(f"{gnames[a]}: {', '.join(t for t in order if t in {d['timepoint_names'][k] for k in v})}" for a, v in visits.items())
                 row.update(statistic=math.nan, df=math.nan, p=math.nan, note=f"arms do not have the same visits ({own}): no test")

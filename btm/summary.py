@@ -295,7 +295,7 @@ def _visits(a: Any, arms: Sequence[str], visits: dict[str, tuple[str, ...]]) -> 
 
 def _missing_visits(a: Any, arms: Sequence[str], visits: dict[str, tuple[str, ...]], markers: Sequence[str]) -> pd.DataFrame:
     """Every subject × visit of its arm with no result, or without some of the arm's markers."""
-    from ._groupwise import codes_of
+    from ._groupwise import codes_of, distinct
 
     r = a.results
     if r.empty:
@@ -303,19 +303,20 @@ def _missing_visits(a: Any, arms: Sequence[str], visits: dict[str, tuple[str, ..
     (gc, gn), (sc, sn), (tc, tn), (mc, mn) = (codes_of(r[c]) for c in ("group", "subject_id", "timepoint", "marker"))
     t_of = {t: k for k, t in enumerate(tn)}
     n_t = len(tn) + max((len(v) for v in visits.values()), default=0)  # room for a visit label without results
-    have = np.unique(((gc * len(sn) + sc) * n_t + tc) * len(mn) + mc)
+    have = np.sort(((gc * len(sn) + sc) * n_t + tc) * len(mn) + mc)  # sorted keys: membership by binary search
     rank = {m: i for i, m in enumerate(markers)}
     g_of = {g: k for k, g in enumerate(gn)}
     frames = []
     for g in arms:
         sel = gc == g_of.get(g, -1)
-        subj = np.unique(sc[sel])
+        subj = distinct(sc[sel])
         mk = sorted(pd.unique(mc[sel]).tolist(), key=lambda m: rank.get(mn[m], len(rank)))  # stable: first seen among equals
         vis = [t_of.get(t, len(tn) + j) for j, t in enumerate(visits.get(g, ()))]
         if not len(subj) or not vis or not mk:
             continue
         key = ((g_of[g] * len(sn) + subj[:, None, None]) * n_t + np.array(vis)[None, :, None]) * len(mn) + np.array(mk)[None, None, :]
-        gone = ~np.isin(key, have)
+        at = np.minimum(np.searchsorted(have, key), len(have) - 1)
+        gone = have[at] != key
         n_gone = gone.sum(axis=2)
         si, vi = np.nonzero(n_gone)
         if not len(si):

@@ -233,3 +233,16 @@ def test_missing_visits_by_codes_equal_the_merges():
     visits = {"Control": ("Baseline", "Week 6", "Week 12"), "Impact": ("Baseline", "Week 6", "Week 12", "Week 24"), "Tai Chi": ("Baseline", "Week 12")}
     got = _missing_visits(SimpleNamespace(results=r), arms, visits, ["CTX1", "PINP", "BALP"])
     pd.testing.assert_frame_equal(got, _missing_reference(r, arms, visits, ["CTX1", "PINP", "BALP"]))
+
+
+@pytest.mark.parametrize("high", [5, 1000, 10**9], ids=["few", "many", "sparse"])
+def test_counting_helpers_equal_numpy_unique(high):
+    from btm._groupwise import count_distinct, counts_per_row, distinct, first_of_each
+
+    keys = RNG.integers(0, high, 5000)
+    u, first, inv, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    assert first_of_each(keys)[0].tolist() == u.tolist() and first_of_each(keys)[1].tolist() == first.tolist()
+    assert counts_per_row(keys).tolist() == counts[inv].tolist()
+    if high < 10**9:
+        assert distinct(keys).tolist() == u.tolist() and count_distinct(keys) == len(u)
+    assert len(first_of_each(np.zeros(0, dtype=np.int64))[0]) == 0 and counts_per_row(np.zeros(0, dtype=np.int64)).size == 0
