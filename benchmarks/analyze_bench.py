@@ -5,6 +5,10 @@ issue asks; the printed ratios show whether cost grows about linearly with size.
 
     python benchmarks/analyze_bench.py            # full run (about a minute)
     python benchmarks/analyze_bench.py --quick    # 1/10 of every size
+    python benchmarks/analyze_bench.py --input wide.csv   # the compute of `btm analyze FILE` (read excluded)
+
+``--input`` reads the file once (not timed), then times what ``btm analyze`` computes between
+"results table loaded" and "result tables ready to write": :func:`analyze` and :func:`summarize`.
 """
 
 from __future__ import annotations
@@ -63,10 +67,33 @@ def measure(n_subjects: int) -> tuple[float, float, int]:
     return seconds, peak / 1024**2, len(data)
 
 
+def measure_file(path: str) -> None:
+    """In-process time and peak RSS of the compute of ``btm analyze PATH`` (analysis and summary)."""
+    import resource
+
+    from btm.io import read_results
+    from btm.summary import summarize
+
+    imported = read_results([path])
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    a = analyze(imported.data)
+    t1 = time.perf_counter()
+    summarize(a, imported)
+    t2 = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{path}: {len(imported.data):,} results; analyze {t1 - t0:.2f} s, summarize {t2 - t1:.2f} s, "
+          f"total {t2 - t0:.2f} s; peak RSS {peak:.0f} MiB (after reading: {rss0:.0f} MiB)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1/10 of every size")
+    ap.add_argument("--input", metavar="FILE", help="time the compute of `btm analyze FILE` instead of the synthetic sizes")
     args = ap.parse_args()
+    if args.input:
+        measure_file(args.input)
+        return
     full = 2_000 if args.quick else 20_000
     analyze(make_trial(50))  # warm-up: unit registry and reference tables are built once per process
     print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, {platform.machine()}")

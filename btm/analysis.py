@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._groupwise import per_unique
 from ._options import ADJUST_CHOICES, BETWEEN_CHOICES, RCV_CHOICES, TEST_CHOICES, AnalysisOptions
-from .change import CHANGE_COLUMNS, changes, rcv_limits
+from .change import CHANGE_COLUMNS, changes, rcv_limits, sort_changes
 from .errors import AnalysisError, MappingError
 from .evidence import (
     CONDITIONS,
@@ -31,7 +32,7 @@ from .evidence import (
 from .interpret import RATIOS, interpret
 from .ranges import load_biovariation
 from .stats import between_groups, cohort_stats, mixed_model_tests
-from .timepoints import TimepointOrder, order_timepoints, sequence_dates
+from .timepoints import DATE_LABEL, TimepointOrder, order_timepoints, sequence_dates
 
 __all__ = ["AnalysisOptions", "AnalysisResult", "Study", "analyze", "load_study", "run_study", "study_toml"]
 
@@ -60,12 +61,23 @@ def _ratio_changes(balance: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame
     """Per-subject change of the exercise-study ratios, in the changes-table columns."""
     frames = []
     base = balance[balance["timepoint"] == order.baseline]
+    followups = {tp: balance[balance["timepoint"] == tp] for tp in order.followups}
+    # where each baseline subject sits at each follow-up (one balance row per subject and timepoint)
+    at = {tp: pd.Index(f["subject_id"]).get_indexer(base["subject_id"]) if pd.Index(f["subject_id"]).is_unique else None
+          for tp, f in followups.items()}
     for name in RATIOS:
         col = f"ratio_{name}"
-        b = base[["subject_id", "group", col]].dropna().rename(columns={col: "value_from"})
-        for tp in order.followups:
-            f = balance[balance["timepoint"] == tp][["subject_id", col]].dropna().rename(columns={col: "value_to"})
-            m = b.merge(f, on="subject_id")
+        keep = base[["subject_id", "group", col]].notna().all(axis=1).to_numpy()
+        b = base.loc[keep, ["subject_id", "group", col]].rename(columns={col: "value_from"})
+        for tp, f in followups.items():
+            if at[tp] is None:  # not one row per subject: join as pandas does
+                m = b.merge(f[["subject_id", col]].dropna().rename(columns={col: "value_to"}), on="subject_id")
+            else:
+                pos = at[tp][keep]
+                to = np.where(pos >= 0, f[col].to_numpy(dtype=float)[np.maximum(pos, 0)], np.nan) if len(f) else np.full(len(pos), np.nan)
+                hit = (pos >= 0) & ~np.isnan(to) & f["subject_id"].notna().to_numpy()[np.maximum(pos, 0)] if len(f) else pos >= 0
+                m = b.iloc[np.flatnonzero(hit)].reset_index(drop=True)
+                m["value_to"] = to[hit]
             if m.empty:
                 continue
             m["marker"], m["specimen"], m["unit"] = name, "", "ratio"
@@ -97,8 +109,13 @@ def _changes_per_arm(
     paired within their own timepoints, never across label sets.
     """
     frames, orders = [], {}
-    for g, sub in results.groupby("group", sort=False):
-        present = set(sub["timepoint"])
+    used = [c for c in ("subject_id", "marker", "specimen", "unit", "timepoint", "group", "value", "censored", "variant", "flags") if c in results]
+    gcode, garms = pd.factorize(results["group"])
+    tcode, tps = pd.factorize(results["timepoint"])
+    seen = np.zeros((len(garms) + 1, len(tps) + 1), dtype=bool)  # (code -1, a missing label: the extra row or column)
+    seen[gcode, tcode] = True
+    for k, g in enumerate(garms):
+        present = {t for t, s in zip(tps, seen[k], strict=False) if s}
         labels = tuple(t for t in order.order if t in present)
         base = order.baseline if fixed_baseline else (labels[0] if labels else "")
         if len(labels) < 2 or base not in labels:
@@ -108,14 +125,12 @@ def _changes_per_arm(
             notes.append(f"arm {g!r}: baseline {base!r} (its first timepoint)")
         o = TimepointOrder(labels, base, order.basis)
         orders[str(g)] = o
-        frames.append(changes(sub, o, limits))
+        frames.append(changes(results.loc[gcode == k, used], o, limits, sort=False))
     if not frames:
         return pd.DataFrame(columns=CHANGE_COLUMNS), orders
-    out = pd.concat(frames, ignore_index=True)
-    rank = order.rank()
-    out["_tp"] = out["timepoint_to"].map(rank)
-    out = out.sort_values(["marker", "_tp", "group", "subject_id"], kind="stable").drop(columns="_tp")
-    return out.reset_index(drop=True), orders
+    both = pd.concat(frames, ignore_index=True)
+    del frames
+    return sort_changes(both, order), orders
 
 
 IMPLAUSIBLE = "UNIT_MAGNITUDE"
@@ -171,6 +186,24 @@ def _unpaired_notes(data: pd.DataFrame) -> list[str]:
     return notes
 
 
+def _sequence_dated_arms(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Arms whose only timepoints are draw dates get their samples numbered (:func:`sequence_dates`); others stay as
+    they are (and the table is not copied when no arm needs it)."""
+    dated = per_unique(data["timepoint"], lambda u: u.astype(str).str.match(DATE_LABEL).to_numpy(dtype=bool))
+    gcode, arms = pd.factorize(data["group"])
+    all_dated = np.ones(len(arms), dtype=bool)
+    np.logical_and.at(all_dated, gcode[gcode >= 0], dated[gcode >= 0])
+    if not all_dated.any():
+        return data
+    parts = []
+    for g, sub in data.groupby("group", sort=False):
+        sub, note = sequence_dates(sub)
+        if note:
+            notes.append(f"arm {g!r}: {note}")
+        parts.append(sub)
+    return pd.concat(parts).loc[data.index] if len(parts) > 1 else parts[0]
+
+
 def _balance_change(balance: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame:
     b = balance.copy()
     base = b[b["timepoint"] == order.baseline].drop_duplicates("subject_id").set_index("subject_id")["balance_index"]
@@ -218,13 +251,7 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None, **change
         data.loc[data["group"].astype(str) == "", "group"] = NO_GROUP
         notes.append(f"results without a group label are analysed as the arm {NO_GROUP!r}")
     # arms whose only timepoints are draw dates (no visit labels): samples numbered in date order
-    parts = []
-    for g, sub in data.groupby("group", sort=False):
-        sub, note = sequence_dates(sub)
-        if note:
-            notes.append(f"arm {g!r}: {note}")
-        parts.append(sub)
-    data = pd.concat(parts).loc[data.index] if len(parts) > 1 else parts[0]
+    data = _sequence_dated_arms(data, notes)
     order = order_timepoints(data, explicit=opts.timepoint_order or None, baseline=opts.baseline)
     if len(order.order) < 2:
         raise AnalysisError(f"only one timepoint ({order.order[0]!r}): a change needs two; check the visit column or the mapping")

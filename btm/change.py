@@ -24,11 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ._groupwise import counts_per_row, group_codes, per_unique
 from .biovariation import METHODS as BIOVARIATION_METHODS
 from .biovariation import BioVariation, Key
 from .timepoints import TimepointOrder
 
-__all__ = ["CHANGE_COLUMNS", "RCV", "changes", "describe_rcv", "rcv", "rcv_limits"]
+__all__ = ["CHANGE_COLUMNS", "RCV", "changes", "describe_rcv", "rcv", "rcv_limits", "sort_changes"]
 
 CHANGE_COLUMNS = [
     "subject_id", "group", "marker", "specimen", "unit", "timepoint_from", "timepoint_to", "value_from", "value_to",
@@ -120,11 +121,14 @@ def changes(
     results: pd.DataFrame,
     order: TimepointOrder,
     limits: dict[Key, RCV],
+    *,
+    sort: bool = True,
 ) -> pd.DataFrame:
     """Change of each subject's marker from baseline to every follow-up timepoint.
 
     Pairs are formed by subject id and timepoint, never by row order. Rows reported twice for the
     same subject, timepoint and marker are not paired (the change would depend on which is used).
+    ``sort=False`` leaves the rows in pairing order (for a caller that sorts several tables at once).
 
     Returns
     -------
@@ -132,28 +136,7 @@ def changes(
     """
     if results.empty:
         return pd.DataFrame(columns=CHANGE_COLUMNS)
-    keys = ["subject_id", "marker", "specimen", "unit"]
-    df = results.loc[results["timepoint"].isin(order.order)].copy()
-    if "group" not in df:
-        df["group"] = ""
-    n_same = df.groupby(keys + ["timepoint"], sort=False)["value"].transform("size")
-    df = df.loc[n_same == 1]  # duplicates were reported by the import; pairing them would be a guess
-    base = df[df["timepoint"] == order.baseline]
-    cols = keys + ["group", "value", "censored", "variant", "flags"]
-    base = base[[c for c in cols if c in base]].rename(
-        columns={"value": "value_from", "censored": "censored_from", "variant": "variant_from", "flags": "flags_from"}
-    )
-    frames = []
-    for tp in order.followups:
-        fu = df[df["timepoint"] == tp][[c for c in cols if c in df]].rename(
-            columns={"value": "value_to", "censored": "censored_to", "variant": "variant_to", "flags": "flags_to", "group": "group_to"}
-        )
-        m = base.merge(fu, on=keys, how="inner")
-        m["timepoint_from"], m["timepoint_to"] = order.baseline, tp
-        frames.append(m)
-    if not frames:
-        return pd.DataFrame(columns=CHANGE_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)
+    out = _pairs(results, order)
     if out.empty:
         return pd.DataFrame(columns=CHANGE_COLUMNS)
     for c in ("censored_from", "censored_to", "variant_from", "variant_to", "flags_from", "flags_to", "group", "group_to"):
@@ -205,9 +188,51 @@ def changes(
     out["note"] = notes
     resp, rule = _responders(out)
     out["responder"], out["responder_rule"] = resp, rule
-    out["_tp"] = out["timepoint_to"].map(order.rank())
-    out = out.sort_values(["marker", "_tp", "group", "subject_id"], kind="stable")
-    return out[CHANGE_COLUMNS].reset_index(drop=True)
+    return sort_changes(out[CHANGE_COLUMNS], order) if sort else out[CHANGE_COLUMNS]
+
+
+_PAIR_KEYS = ["subject_id", "marker", "specimen", "unit"]
+
+
+def _pairs(results: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame:
+    """Baseline rows joined to each follow-up's row of the same subject and measure (an inner join on
+    subject, marker, specimen and unit, in the order of the baseline rows), one block per follow-up."""
+    cols = _PAIR_KEYS + ["group", "value", "censored", "variant", "flags"]
+    df = results.loc[results["timepoint"].isin(order.order).to_numpy(dtype=bool), [c for c in [*cols, "timepoint"] if c in results]]
+    if "group" not in df:
+        df["group"] = ""
+    key, n_keys, _ = group_codes(*(df[k] for k in _PAIR_KEYS))
+    tcode = per_unique(df["timepoint"], lambda u: u.map({t: i for i, t in enumerate(order.order)}).to_numpy(dtype=float)).astype(np.int64)
+    single = counts_per_row(key * len(order.order) + tcode) == 1  # duplicates were reported by the import; pairing them would be a guess
+    base_rows = np.flatnonzero(single & (tcode == order.order.index(order.baseline)))
+    kept = [c for c in cols if c in df]
+    frames = []
+    for tp in order.followups:
+        fu_rows = np.flatnonzero(single & (tcode == order.order.index(tp)))
+        at = np.full(n_keys, -1, dtype=np.int64)
+        at[key[fu_rows]] = fu_rows
+        match = at[key[base_rows]]
+        left = df.iloc[base_rows[match >= 0]][kept].rename(
+            columns={"value": "value_from", "censored": "censored_from", "variant": "variant_from", "flags": "flags_from"})
+        right = df.iloc[match[match >= 0]][[c for c in kept if c not in _PAIR_KEYS]].rename(
+            columns={"value": "value_to", "censored": "censored_to", "variant": "variant_to", "flags": "flags_to", "group": "group_to"})
+        m = pd.concat([left.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
+        m["timepoint_from"], m["timepoint_to"] = order.baseline, tp
+        frames.append(m)
+    if not frames:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def sort_changes(out: pd.DataFrame, order: TimepointOrder) -> pd.DataFrame:
+    """Rows sorted by marker, follow-up (in visit order), group and subject (stable), index reset."""
+    if out.empty:
+        return out.reset_index(drop=True)
+    rank = order.rank()
+    tp = per_unique(out["timepoint_to"], lambda u: u.map(rank).to_numpy(dtype=float))
+    keys = [pd.factorize(out[c], sort=True)[0] for c in ("subject_id", "group")] + [tp, pd.factorize(out["marker"], sort=True)[0]]
+    idx = np.lexsort(keys)
+    return out.iloc[idx].reset_index(drop=True)
 
 
 def _ratio_bounds(a: np.ndarray, b: np.ndarray, cf: np.ndarray, ct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -216,14 +241,14 @@ def _ratio_bounds(a: np.ndarray, b: np.ndarray, cf: np.ndarray, ct: np.ndarray) 
     ``<a`` at baseline: true from in (0, a) -> ratio in (b/a, inf); ``>a``: from in (a, inf) -> (0, b/a).
     ``<b`` at follow-up: to in (0, b) -> ratio in (0, b/from); ``>b``: (b/from, inf).
     """
-    n = len(a)
-    lo = np.empty(n)
-    hi = np.empty(n)
-    for i in range(n):
-        f_lo, f_hi = (0.0, a[i]) if cf[i] == "<" else (a[i], math.inf) if cf[i] == ">" else (a[i], a[i])
-        t_lo, t_hi = (0.0, b[i]) if ct[i] == "<" else (b[i], math.inf) if ct[i] == ">" else (b[i], b[i])
-        lo[i] = t_lo / f_hi if f_hi > 0 else 0.0
-        hi[i] = math.inf if f_lo == 0 else t_hi / f_lo
+    less_f, more_f, less_t, more_t = cf == "<", cf == ">", ct == "<", ct == ">"
+    f_lo = np.where(less_f, 0.0, a)
+    f_hi = np.where(less_f, a, np.where(more_f, math.inf, a))
+    t_lo = np.where(less_t, 0.0, b)
+    t_hi = np.where(less_t, b, np.where(more_t, math.inf, b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.where(f_hi > 0, t_lo / f_hi, 0.0)
+        hi = np.where(f_lo == 0, math.inf, t_hi / f_lo)
     return lo, hi
 
 
@@ -231,27 +256,29 @@ def _responders(out: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Published responder rules where a treatment flag applies, else the RCV verdict."""
     d = out["direction"].to_numpy(dtype=object)
     words = {"increase": "increase beyond RCV", "decrease": "decrease beyond RCV", "none": "no change beyond RCV"}
-    resp = np.array([words.get(x, x) for x in d], dtype=object)
+    resp = per_unique(pd.Series(d, dtype=object), lambda u: np.array([words.get(x, x) for x in u], dtype=object))
     rule = np.full(len(out), "change beyond RCV", dtype=object)
-    treated = (out["flags_from"].str.contains("ANABOLIC|ANTIRESORPTIVE") | out["flags_to"].str.contains("ANABOLIC|ANTIRESORPTIVE")).to_numpy()
-    for i in np.flatnonzero(treated):
-        r = out.iloc[i]
-        flags = set(str(r.flags_from).split(";")) | set(str(r.flags_to).split(";"))
+    combo, _, first = group_codes(out["flags_from"], out["flags_to"], out["marker"])
+    rules: list[tuple[str, float, str] | None] = []
+    for i in first:  # the rule of each distinct (flags, flags, marker): a treatment flag with a published rule
+        ff, ft, marker = out["flags_from"].iat[i], out["flags_to"].iat[i], out["marker"].iat[i]
         chosen = None
-        for treat in ("ANABOLIC", "ANTIRESORPTIVE"):
-            if treat in flags and (treat, r.marker) in _RULES:
-                chosen = _RULES[(treat, r.marker)]
-                break
+        if any(t in ff or t in ft for t in ("ANABOLIC", "ANTIRESORPTIVE")):
+            flags = set(str(ff).split(";")) | set(str(ft).split(";"))
+            chosen = next((_RULES[(t, marker)] for t in ("ANABOLIC", "ANTIRESORPTIVE") if t in flags and (t, marker) in _RULES), None)
+        rules.append(chosen)
+    if not any(rules):
+        return resp, rule
+    abs_ = out["change_abs"].to_numpy(dtype=float)
+    pct = out["change_pct"].to_numpy(dtype=float)
+    for k, chosen in enumerate(rules):
         if chosen is None:
             continue
+        rows = np.flatnonzero(combo == k)
         kind, thr, text = chosen
-        if math.isnan(float(r.change_abs)):
-            resp[i] = "undetermined"
-        elif kind == "abs_up":
-            resp[i] = "responder" if r.change_abs > thr else "non-responder"
-        else:
-            resp[i] = "responder" if r.change_pct <= thr else "non-responder"
-        rule[i] = text
+        hit = abs_[rows] > thr if kind == "abs_up" else pct[rows] <= thr
+        resp[rows] = np.where(np.isnan(abs_[rows]), "undetermined", np.where(hit, "responder", "non-responder"))
+        rule[rows] = text
     return resp, rule
 
 

@@ -16,8 +16,10 @@ import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from ._groupwise import group_codes
 from ._resources import data_path
 
 __all__ = [
@@ -115,12 +117,19 @@ def arm_population(data: pd.DataFrame) -> dict[str, tuple[str, str]]:
     cols = [c for c in ("subject_id", "group", "sex", "age", "menopausal_status") if c in data]
     subj = data[cols].drop_duplicates("subject_id")
     out = {}
-    for g, s in subj.groupby("group", sort=False):
-        kinds = [
+    person = [c for c in ("sex", "age", "menopausal_status") if c in subj]
+    if person and len(subj):  # one call per distinct (sex, age, menopausal status)
+        codes, _, first = group_codes(*(subj[c] for c in person))
+        firsts = subj.iloc[first]
+        kind_of = np.array([
             _person(str(r.get("sex", "")), float(r["age"]) if "age" in r and pd.notna(r["age"]) else math.nan, str(r.get("menopausal_status", "")))
-            for r in s.to_dict("records")
-        ]
-        counts = pd.Series([k or "unknown" for k in kinds]).value_counts()
+            or "unknown" for r in firsts[person].to_dict("records")
+        ], dtype=object)[codes]
+    else:
+        kind_of = np.full(len(subj), _person("", math.nan, "") or "unknown", dtype=object)
+    gcode, garms = pd.factorize(subj["group"])
+    for k, g in enumerate(garms):
+        counts = pd.Series(kind_of[gcode == k].tolist()).value_counts()
         desc = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
         top, share = counts.index[0], counts.iloc[0] / counts.sum()
         older = counts.get("postmenopausal_women", 0) + counts.get("older_men", 0)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._groupwise import codes_of, counts_per_row, first_of_each, group_codes, joined_in_order, per_unique
 from .markers import FORMATION, RESORPTION, catalog
 from .ranges import intervals_with, select_intervals
 from .selection import METHODS as SELECTION_METHODS
@@ -179,46 +180,74 @@ def _clock_minutes(s: pd.Series) -> np.ndarray:
     return (h * 60 + m).to_numpy(dtype=float)
 
 
+def _flag_masks(data: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    """(code, rows it applies to) for every pre-analytical flag, in the order they are added."""
+    n = len(data)
+    marker = data["marker"]
+    masks: list[tuple[str, np.ndarray]] = []
+    circ = per_unique(marker, lambda u: u.isin(list(_CIRCADIAN_MARKERS)).to_numpy(dtype=bool))
+    if "fasting" in data:
+        masks.append(("NONFASTING", circ & per_unique(data["fasting"], lambda u: (u.astype(str).str.casefold() == "no").to_numpy(dtype=bool))))
+    if "sample_time" in data:
+        mins = per_unique(data["sample_time"], _clock_minutes)
+        masks.append(("LATE_DRAW", circ & (mins > 600)))
+    if "egfr" in data:
+        egfr = pd.to_numeric(data["egfr"], errors="coerce").to_numpy(dtype=float)
+        masks.append(("RENAL", per_unique(marker, lambda u: u.isin(list(_RENAL_MARKERS)).to_numpy(dtype=bool)) & (egfr < 30)))
+        not_intact = (per_unique(data["variant"], lambda u: (u.astype(str) != "intact").to_numpy(dtype=bool)) if "variant" in data
+                      else np.ones(n, dtype=bool))
+        masks.append(("RENAL_PINP", per_unique(marker, lambda u: (u == "PINP").to_numpy(dtype=bool)) & not_intact & (egfr < 45)))
+    if "fracture" in data:
+        masks.append(("FRACTURE", per_unique(data["fracture"], _truthy)))
+    if "pregnancy" in data:
+        masks.append(("PREGNANCY", per_unique(data["pregnancy"], lambda u: _truthy(u) | (_pregnancy_states(u) != ""))))
+    if "medication" in data:
+        for code, words in (("ANTIRESORPTIVE", _ANTIRESORPTIVE), ("ANABOLIC", _ANABOLIC), ("GLUCOCORTICOID", _GLUCOCORTICOID)):
+            masks.append((code, per_unique(data["medication"], lambda u, w=words: _contains(u, w))))
+    if "last_exercise" in data:
+        def recent(u: pd.Series) -> np.ndarray:
+            hours = pd.to_numeric(u.astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce").to_numpy(dtype=float)
+            return (hours < 72) | _truthy(u)
+
+        masks.append(("EXERCISE_72H", per_unique(data["last_exercise"], recent)))
+    if "comment" in data:
+        masks.append(("HAEMOLYSIS", per_unique(data["comment"], lambda u: _contains(u, ("haemoly", "hemoly", "hämoly", "haemolys", "hemolys")))))
+        masks.append(("BIOTIN", per_unique(data["comment"], lambda u: _contains(u, ("biotin",)))))
+    return masks
+
+
+def _flag_texts(data: pd.DataFrame, unit_magnitude: np.ndarray | None = None) -> np.ndarray:
+    """The ``flags`` text per row: existing codes, then each new code not yet there (once per distinct combination)."""
+    n = len(data)
+    existing = data["flags"] if "flags" in data else pd.Series([""] * n, index=data.index)
+    ecode, euniq = codes_of(existing)
+    masks = _flag_masks(data)
+    if unit_magnitude is not None:
+        masks.append(("UNIT_MAGNITUDE", unit_magnitude))
+    bits = np.zeros(n, dtype=np.int64)
+    for k, (_, m) in enumerate(masks):
+        bits |= np.asarray(m, dtype=bool).astype(np.int64) << k
+    combo, cu = pd.factorize(ecode * (1 << len(masks)) + bits)
+    texts = []
+    for key in cu:
+        e, b = divmod(int(key), 1 << len(masks))
+        flags = [f for f in str(euniq[e]).split(";") if f]
+        for k, (code, _) in enumerate(masks):
+            if b >> k & 1 and code not in flags and code != "UNIT_MAGNITUDE":
+                flags.append(code)
+        f = ";".join(flags)
+        if unit_magnitude is not None and b >> (len(masks) - 1) & 1 and "UNIT_MAGNITUDE" not in f:
+            f = (f + ";UNIT_MAGNITUDE").strip(";")
+        texts.append(f if unit_magnitude is None else f.strip(";"))
+    return np.asarray(texts, dtype=object)[combo]
+
+
 def flag_results(data: pd.DataFrame) -> pd.Series:
     """Pre-analytical flag codes per result (``;``-separated), from the columns present.
 
     Existing flags (e.g. ``DUPLICATE`` from the import) are kept. Nothing is dropped.
     """
-    n = len(data)
-    flags: list[list[str]] = [[f for f in str(x).split(";") if f] for x in data.get("flags", pd.Series([""] * n, index=data.index))]
-    marker = data["marker"].to_numpy()
-
-    def add(mask: np.ndarray, code: str) -> None:
-        for i in np.flatnonzero(mask):
-            if code not in flags[i]:
-                flags[i].append(code)
-
-    circ = np.isin(marker, list(_CIRCADIAN_MARKERS))
-    if "fasting" in data:
-        add(circ & (data["fasting"].astype(str).str.casefold() == "no").to_numpy(), "NONFASTING")
-    if "sample_time" in data:
-        mins = _clock_minutes(data["sample_time"])
-        add(circ & (mins > 600), "LATE_DRAW")
-    if "egfr" in data:
-        egfr = pd.to_numeric(data["egfr"], errors="coerce").to_numpy(dtype=float)
-        add(np.isin(marker, list(_RENAL_MARKERS)) & (egfr < 30), "RENAL")
-        variant = data["variant"].astype(str).to_numpy() if "variant" in data else np.full(n, "", dtype=object)
-        add((marker == "PINP") & (variant != "intact") & (egfr < 45), "RENAL_PINP")
-    if "fracture" in data:
-        add(_truthy(data["fracture"]), "FRACTURE")
-    if "pregnancy" in data:
-        add(_truthy(data["pregnancy"]) | (_pregnancy_states(data["pregnancy"]) != ""), "PREGNANCY")
-    if "medication" in data:
-        add(_contains(data["medication"], _ANTIRESORPTIVE), "ANTIRESORPTIVE")
-        add(_contains(data["medication"], _ANABOLIC), "ANABOLIC")
-        add(_contains(data["medication"], _GLUCOCORTICOID), "GLUCOCORTICOID")
-    if "last_exercise" in data:
-        hours = pd.to_numeric(data["last_exercise"].astype(str).str.extract(r"^\s*(\d+(?:\.\d+)?)")[0], errors="coerce").to_numpy(dtype=float)
-        add((hours < 72) | _truthy(data["last_exercise"]), "EXERCISE_72H")
-    if "comment" in data:
-        add(_contains(data["comment"], ("haemoly", "hemoly", "hämoly", "haemolys", "hemolys")), "HAEMOLYSIS")
-        add(_contains(data["comment"], ("biotin",)), "BIOTIN")
-    return pd.Series([";".join(f) for f in flags], index=data.index, dtype=object)
+    return pd.Series(_flag_texts(data), index=data.index, dtype=object)
 
 
 def flag_text(codes: str) -> str:
@@ -251,7 +280,7 @@ def interpret(data: pd.DataFrame, *, ranges: str | Path | Sequence[str | Path] |
         ``results``: ``data`` plus :data:`INTERPRETED_COLUMNS`; ``balance``: :data:`BALANCE_COLUMNS`.
     """
     intervals = intervals_with(ranges)
-    res = data.copy()
+    res = data.copy(deep=False)  # copy-on-write (pandas >= 3): new columns and replaced ones stay in this table
     if res.empty:
         for c in INTERPRETED_COLUMNS:
             res[c] = pd.Series(dtype=float if c in ("ref_low", "ref_high", "z") else object)
@@ -269,21 +298,19 @@ def interpret(data: pd.DataFrame, *, ranges: str | Path | Sequence[str | Path] |
     z[cens != ""] = np.nan
     z[np.isnan(lo)] = np.nan  # one-sided limits: no z
     res["z"] = z
-    pct = res["ref_percentiles"].fillna("").astype(str)
-    assumed = (pct == "not stated") & ~np.isnan(z)
-    res.loc[assumed, "ref_note"] = [
-        (n + "; " if n else "") + "percentiles not stated by the source: zlog assumes 2.5–97.5" for n in res.loc[assumed, "ref_note"]
-    ]
-    flags = flag_results(res)
+    pct = per_unique(res["ref_percentiles"], lambda u: (u.fillna("").astype(str) == "not stated").to_numpy(dtype=bool))
+    assumed = pct & ~np.isnan(z)
+    if assumed.any():
+        note = res["ref_note"].to_numpy(dtype=object).copy()
+        note[assumed] = per_unique(pd.Series(note[assumed]), lambda u: np.array(
+            [(n + "; " if n else "") + "percentiles not stated by the source: zlog assumes 2.5–97.5" for n in u], dtype=object))
+        res["ref_note"] = note
     # probable unit error against the chosen interval: closer to the interval x/÷ 1000 than to itself (log scale)
     k = math.sqrt(1000.0)
     off = (~np.isnan(hi)) & (cens == "") & ((v > hi * k) | (~np.isnan(lo) & (v < lo / k)))
-    flags = pd.Series(
-        [(f + ";UNIT_MAGNITUDE" if o and "UNIT_MAGNITUDE" not in f else f).strip(";") for f, o in zip(flags, off, strict=True)],
-        index=res.index,
-    )
+    flags = pd.Series(_flag_texts(res, off), index=res.index)
     res["flags"] = flags
-    res["flag_notes"] = flags.map(flag_text)
+    res["flag_notes"] = per_unique(flags, lambda u: np.array([flag_text(x) for x in u], dtype=object))
     res = res.drop(columns=["ref_percentiles", "ref_undetermined"])
     return Interpretation(results=res, balance=balance(res))
 
@@ -306,86 +333,87 @@ def balance(results: pd.DataFrame) -> pd.DataFrame:
     if results.empty:
         return pd.DataFrame(columns=BALANCE_COLUMNS)
     cls = {m.id: m.marker_class for m in catalog().values()}
-    keys = ["subject_id", "timepoint"]
-    df = results[keys + ["marker", "z", "value", "censored", "kind"]].copy()
-    df["_class"] = df["marker"].map(cls)
-    n_same = df.groupby(keys + ["marker"], sort=False)["marker"].transform("size")
-    dup = (n_same > 1).to_numpy()
-    flags = results["flags"].fillna("").astype(str) if "flags" in results else pd.Series("", index=results.index)
-    kidney = np.zeros(len(df), dtype=bool)
-    for code in BALANCE_EXCLUDING_FLAGS:
-        kidney |= flags.str.contains(rf"(?:^|;){code}(?:;|$)", regex=True).to_numpy()
+    gcode, ngroups, first = group_codes(results["subject_id"], results["timepoint"])
+    mcode, muniq = codes_of(results["marker"])
+    same = gcode * len(muniq) + mcode
+    dup = counts_per_row(same) > 1
+    kidney = np.zeros(len(results), dtype=bool)
+    if "flags" in results:
+        for code in BALANCE_EXCLUDING_FLAGS:
+            kidney |= per_unique(results["flags"], lambda u, c=code: u.fillna("").astype(str).str.contains(
+                rf"(?:^|;){c}(?:;|$)", regex=True).to_numpy(dtype=bool))
     kidney &= ~dup
-    usable = ~dup & ~kidney & df["z"].notna().to_numpy()
-    form = usable & (df["_class"] == FORMATION).to_numpy()
-    reso = usable & (df["_class"] == RESORPTION).to_numpy()
-    z = df["z"].to_numpy(dtype=float)
-    df["_fz"] = np.where(form, z, np.nan)
-    df["_rz"] = np.where(reso, z, np.nan)
-    df["_z"] = np.where(usable, z, np.nan)
-    df["_fm"] = np.where(form, df["marker"], "")
-    df["_rm"] = np.where(reso, df["marker"], "")
-    df["_dup"] = np.where(dup, df["marker"], "")
-    df["_kid"] = np.where(kidney, df["marker"], "")
-    df["_noz"] = np.where(~usable & ~dup & ~kidney, df["marker"], "")
-    g = df.groupby(keys, sort=False)
+    z = results["z"].to_numpy(dtype=float)
+    usable = ~dup & ~kidney & ~np.isnan(z)
+    mclass = np.array([cls.get(m) for m in muniq], dtype=object)[mcode]
+    form = usable & (mclass == FORMATION)
+    reso = usable & (mclass == RESORPTION)
+    marker = np.asarray(muniq, dtype=object)[mcode]
+    by = pd.Series(gcode)
 
-    gcode = g.ngroup().to_numpy()
+    def mean(mask: np.ndarray) -> np.ndarray:
+        return pd.Series(np.where(mask, z, np.nan)).groupby(by, sort=True).mean().to_numpy()
 
-    def joined(col: str) -> pd.Series:
-        acc: list[dict[str, None]] = [{} for _ in range(g.ngroups)]
-        for k, x in zip(gcode, df[col].to_numpy(), strict=True):
-            if x:
-                acc[k][x] = None
-        index = g.size().index
-        return pd.Series([",".join(a) for a in acc], index=index)
-
-    out = pd.DataFrame(
-        {
-            "formation_z": g["_fz"].mean(),
-            "resorption_z": g["_rz"].mean(),
-            "turnover_z": g["_z"].mean(),
-            "formation_markers": joined("_fm"),
-            "resorption_markers": joined("_rm"),
-            "n_markers": g["_z"].count(),
-            "_dups": joined("_dup"),
-            "_kid": joined("_kid"),
-            "_noz": joined("_noz"),
-        }
-    )
+    pats = {name: joined_in_order(gcode, ngroups, np.where(mask, marker, ""))
+            for name, mask in (("fm", form), ("rm", reso), ("dup", dup), ("kid", kidney), ("noz", ~usable & ~dup & ~kidney))}
+    out = pd.DataFrame({"formation_z": mean(form), "resorption_z": mean(reso), "turnover_z": mean(usable)})
+    for name, col in (("fm", "formation_markers"), ("rm", "resorption_markers")):
+        out[col] = pd.Series(np.asarray(pats[name][1], dtype=object)[pats[name][0]].tolist())
+    out["n_markers"] = pd.Series(np.where(usable, z, np.nan)).groupby(by, sort=True).count().to_numpy()
     out["balance_index"] = out["formation_z"] - out["resorption_z"]
-    pair = (out["formation_markers"] == "PINP") & (out["resorption_markers"] == "CTX1")
-    both = (out["formation_markers"] != "") & (out["resorption_markers"] != "")
-    out["balance_basis"] = np.where(
-        pair, "uncoupling index (PINP z − CTX1 z)",
-        np.where(
-            both,
-            "mean z of " + out["formation_markers"].str.replace(",", ", ") + " − mean z of " + out["resorption_markers"].str.replace(",", ", "),
-            "needs a formation and a resorption marker",
-        ),
-    )
-    out["turnover_state"] = [_state(t, b) for t, b in zip(out["turnover_z"], out["balance_index"], strict=True)]
+    out["balance_basis"] = _balance_basis(pats["fm"], pats["rm"])
+    out["turnover_state"] = _states(out["turnover_z"].to_numpy(), out["balance_index"].to_numpy())
     # ratios from uncensored single values (mass BALP only)
-    ok = ~dup & (df["censored"].fillna("") == "").to_numpy() & ~((df["marker"] == "BALP") & (df["kind"] != "mass")).to_numpy()
-    wide = df.loc[ok].pivot_table(index=keys, columns="marker", values="value", aggfunc="first", sort=False)
-    wide = wide.reindex(out.index)
+    value = results["value"].to_numpy(dtype=float)
+    ok = ~dup & (results["censored"].fillna("") == "").to_numpy(dtype=bool) & ~np.isnan(value)
+    ok &= ~((marker == "BALP") & (results["kind"] != "mass").to_numpy(dtype=bool))
+    firsts: dict[str, np.ndarray] = {}
+    for m in {x for r in RATIOS.values() for x in r[:2]}:
+        rows = np.flatnonzero(ok & (marker == m))
+        if len(rows):
+            gs, at = first_of_each(gcode[rows])
+            firsts[m] = np.full(ngroups, np.nan)
+            firsts[m][gs] = value[rows[at]]
     for name, (a, b, fa, fb, _) in RATIOS.items():
-        if a in wide and b in wide:
-            out[f"ratio_{name}"] = wide[a] * fa / (wide[b] * fb)
-        else:
-            out[f"ratio_{name}"] = np.nan
-    out["note"] = _balance_notes(out)
-    first = results.drop_duplicates(keys).set_index(keys)
-    for c in ("sample_date", "group", "sex", "age"):
-        out[c] = first[c].reindex(out.index) if c in first else ("" if c != "age" else np.nan)
-    out = out.reset_index()
+        out[f"ratio_{name}"] = firsts[a] * fa / (firsts[b] * fb) if a in firsts and b in firsts else np.nan
+    out["note"] = _balance_notes(pats["dup"], pats["kid"], pats["noz"])
+    for c in ("subject_id", "timepoint", "sample_date", "group", "sex", "age"):
+        out[c] = results[c].iloc[first].reset_index(drop=True) if c in results else ("" if c != "age" else np.nan)
     return out[BALANCE_COLUMNS]
 
 
-def _balance_notes(out: pd.DataFrame) -> list[str]:
-    """Per sample: the markers left out of its balance and why."""
-    notes = []
-    for d, kd, nz in zip(out["_dups"], out["_kid"], out["_noz"], strict=True):
+def _balance_basis(fm: tuple[np.ndarray, list[str]], rm: tuple[np.ndarray, list[str]]) -> np.ndarray:
+    """Which markers the balance index of each sample rests on (once per pair of marker lists)."""
+    combo, cu = pd.factorize(fm[0] * (len(rm[1]) + 1) + rm[0])
+    texts = []
+    for key in cu:
+        f, r = fm[1][key // (len(rm[1]) + 1)], rm[1][key % (len(rm[1]) + 1)]
+        if f == "PINP" and r == "CTX1":
+            texts.append("uncoupling index (PINP z − CTX1 z)")
+        elif f and r:
+            texts.append("mean z of " + f.replace(",", ", ") + " − mean z of " + r.replace(",", ", "))
+        else:
+            texts.append("needs a formation and a resorption marker")
+    return np.asarray(texts, dtype=object)[combo]
+
+
+def _states(tz: np.ndarray, bi: np.ndarray) -> np.ndarray:
+    """:func:`_state` for whole columns."""
+    with np.errstate(invalid="ignore"):
+        level = np.where(np.isnan(tz), 0, np.where(tz >= TURNOVER_THRESHOLD, 1, np.where(tz <= -TURNOVER_THRESHOLD, 2, 3)))
+        dom = np.where(~np.isnan(bi) & (np.abs(bi) >= BALANCE_THRESHOLD), np.where(bi > 0, 1, 2), 0)
+    texts = np.array([_state(t, b) for t in (math.nan, 2.0, -2.0, 0.0) for b in (math.nan, 2.0, -2.0)], dtype=object)
+    return texts[level * 3 + dom]
+
+
+def _balance_notes(dups: tuple[np.ndarray, list[str]], kid: tuple[np.ndarray, list[str]], noz: tuple[np.ndarray, list[str]]) -> list[str]:
+    """Per sample: the markers left out of its balance and why (once per combination)."""
+    combo, cu = pd.factorize((dups[0] * (len(kid[1]) + 1) + kid[0]) * (len(noz[1]) + 1) + noz[0])
+    texts = []
+    for key in cu:
+        rest, nz = divmod(int(key), len(noz[1]) + 1)
+        d, kd = divmod(rest, len(kid[1]) + 1)
+        d, kd, nz = dups[1][d], kid[1][kd], noz[1][nz]
         parts = []
         if d:
             parts.append("reported twice, not used: " + d.replace(",", ", "))
@@ -393,8 +421,8 @@ def _balance_notes(out: pd.DataFrame) -> list[str]:
             parts.append("left out, kidney function (RENAL / RENAL_PINP flag: reads high): " + kd.replace(",", ", "))
         if nz:
             parts.append("no z (censored or no interval): " + nz.replace(",", ", "))
-        notes.append("; ".join(parts))
-    return notes
+        texts.append("; ".join(parts))
+    return np.asarray(texts, dtype=object)[combo].tolist()
 
 
 def _state(turnover_z: float, bi: float) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._groupwise import group_codes
+
 __all__ = [
     "ADULT_AGE",
     "GROWTH_POPULATIONS",
@@ -351,13 +353,22 @@ def select_intervals(data: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFram
     ref_source, ref_assay, ref_percentiles, ref_note`` and ``ref_undetermined`` (True where the
     status must read ``undetermined`` for want of an interval, e.g. sex unknown).
     """
-    frame = pd.DataFrame({k: (data[k] if k in data else "") for k in _KEYS}, index=data.index)
-    frame["age"] = pd.to_numeric(frame["age"], errors="coerce")
+    # each column converted once per distinct value; the rule runs once per distinct combination
+    col_codes, converted = [], {}
     for k in _KEYS:
-        if k != "age":
-            frame[k] = frame[k].fillna("").astype(str)
-    frame["pregnancy"] = pregnancy_states(frame["pregnancy"])
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(frame))
+        raw = data[k] if k in data else pd.Series("", index=data.index)
+        c, u = pd.factorize(raw, use_na_sentinel=False)
+        u = pd.Series(np.asarray(u, dtype=object))
+        if k == "age":
+            conv = pd.to_numeric(u, errors="coerce")
+        else:
+            conv = u.fillna("").astype(str)
+            if k == "pregnancy":
+                conv = pregnancy_states(conv)
+        col_codes.append(c)
+        converted[k] = conv.to_numpy(dtype=float if k == "age" else object)
+    codes, _, first = group_codes(*col_codes)
+    uniques = [tuple(converted[k][cc[i]] for k, cc in zip(_KEYS, col_codes, strict=True)) for i in first]
     by_marker: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in intervals.to_dict("records"):
         by_marker.setdefault((r["marker"], r["specimen"], r["unit_c"]), []).append(r)

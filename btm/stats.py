@@ -25,11 +25,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
+# t, chi-squared and noncentral t by the functions scipy.stats calls (importing scipy.stats is slow)
+from scipy import special as sc
+
+from ._groupwise import codes_of, count_distinct, counts_per_row, distinct, group_codes, groups_of, per_unique
 from .errors import AnalysisError
 
 __all__ = [
@@ -134,11 +138,37 @@ def adjust_pvalues(p: Sequence[float], method: str = "holm") -> np.ndarray:
         res = np.empty(m)
         res[order] = adj
     elif method == "bh":
+        from scipy import stats
+
         res = stats.false_discovery_control(q, method="bh")
     else:
         raise AnalysisError(f"unknown p-value adjustment {method!r}; use holm or bh")
     out[ok] = res
     return out
+
+
+def t_sf(x: float, df: float) -> float:
+    """``scipy.stats.t.sf(x, df)``: the survival function of Student's t (the special function it calls)."""
+    return float(sc.stdtr(df, -x))
+
+
+def t_ppf(q: float, df: float) -> float:
+    """``scipy.stats.t.ppf(q, df)`` for 0 < q < 1 (the special function it calls)."""
+    return float(sc.stdtrit(df, q))
+
+
+def ttest_rel(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(t, two-sided p) of ``scipy.stats.ttest_rel(a, b)`` for 1-D arrays without NaN, step by step as scipy
+    computes it (mean and variance of the differences, ``stdtr``), without importing scipy.stats."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    n = len(d)
+    mean = np.mean(d)
+    v = np.mean((d - np.mean(d, keepdims=True)) ** 2)
+    v *= np.float64(n) / np.float64(n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.divide(mean - 0.0, np.sqrt(v / n))
+    p = 2 * sc.stdtr(np.float64(n - 1), -np.abs(t))
+    return float(t), float(p)
 
 
 def dz_confidence_interval(dz: float, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -153,13 +183,15 @@ def dz_confidence_interval(dz: float, n: int, level: float = 0.95) -> tuple[floa
     spread = 10 * math.sqrt(1 + t_obs**2 / (2 * df))
 
     def cdf(nc: float) -> float:
-        v = float(stats.nct.cdf(t_obs, df, nc))
+        v = float(sc.nctdtr(df, nc, t_obs))  # = scipy.stats.nct.cdf(t_obs, df, nc)
         return v if math.isfinite(v) else (1.0 if nc < t_obs else 0.0)
 
     def solve(target: float) -> float:
         lo, hi = t_obs - spread, t_obs + spread
         if cdf(lo) < target or cdf(hi) > target:
             return math.nan
+        from scipy import optimize
+
         return optimize.brentq(lambda nc: cdf(nc) - target, lo, hi, xtol=1e-12)
 
     return solve(1 - alpha / 2) / math.sqrt(n), solve(alpha / 2) / math.sqrt(n)
@@ -182,8 +214,8 @@ def t_test_from_summary(mean: float, dispersion: float, n: int, *, dispersion_ty
     sd = se * math.sqrt(n)
     df = n - 1
     t = (mean - mu) / se
-    half = stats.t.ppf(0.975, df) * se
-    return {"t": t, "df": float(df), "p": float(2 * stats.t.sf(abs(t), df)), "se": se, "sd": sd, "ci_low": float(mean - half), "ci_high": float(mean + half)}
+    half = t_ppf(0.975, df) * se
+    return {"t": t, "df": float(df), "p": float(2 * t_sf(abs(t), df)), "se": se, "sd": sd, "ci_low": float(mean - half), "ci_high": float(mean + half)}
 
 
 def _sd(x: np.ndarray) -> float:
@@ -228,36 +260,40 @@ def cohort_stats(changes: pd.DataFrame, *, test: str = "t", adjust: str = "holm"
         return pd.DataFrame(columns=COHORT_COLUMNS)
     keys = ["group", "marker", "specimen", "unit", "timepoint_from", "timepoint_to"]
     rows = []
-    for key, g in changes.groupby(keys, sort=False, dropna=False):
-        cens = (g["censored_from"].astype(str) != "") | (g["censored_to"].astype(str) != "")
-        lr_all = g["log_ratio"].to_numpy(dtype=float)
-        complete = np.isfinite(lr_all)
-        other = int((~complete & ~cens.to_numpy()).sum())
-        sel = g.loc[complete]
-        lr = sel["log_ratio"].to_numpy(dtype=float)
+    blank = lambda u: (u.astype(str) != "").to_numpy(dtype=bool)  # noqa: E731
+    cens_all = per_unique(changes["censored_from"], blank) | per_unique(changes["censored_to"], blank)
+    lr_rows, vf, vt = (changes[c].to_numpy(dtype=float) for c in ("log_ratio", "value_from", "value_to"))
+    verdict = (per_unique(changes["direction"], lambda u: u.astype(str).map({"increase": 1, "decrease": 2, "none": 3}).fillna(0).to_numpy(dtype=int))
+               if "direction" in changes else np.zeros(len(changes), dtype=int))
+    for key, idx in groups_of(changes, keys):
+        cens = cens_all[idx]
+        complete = np.isfinite(lr_rows[idx])
+        other = int((~complete & ~cens).sum())
+        sel = idx[complete]
+        lr, a, b = lr_rows[sel], vf[sel], vt[sel]
         n = len(lr)
-        a = sel["value_from"].to_numpy(dtype=float)
-        b = sel["value_to"].to_numpy(dtype=float)
         row = dict(zip(keys, key, strict=True))
         row.update(n=n, n_censored_excluded=int(cens.sum()), n_other_excluded=other)
         row.update(mean_from=float(a.mean()) if n else math.nan, sd_from=_sd(a), mean_to=float(b.mean()) if n else math.nan, sd_to=_sd(b))
         notes = []
         if n >= 2:
             mean, sd = float(lr.mean()), _sd(lr)
-            tcrit = stats.t.ppf(0.975, n - 1)
+            tcrit = t_ppf(0.975, n - 1)
             half = tcrit * sd / math.sqrt(n)
             row.update(gmr=math.exp(mean), gmr_ci_low=math.exp(mean - half), gmr_ci_high=math.exp(mean + half))
             pct = (np.exp(lr) - 1) * 100
             row.update(median_pct_change=float(np.median(pct)), q1_pct_change=float(np.percentile(pct, 25)), q3_pct_change=float(np.percentile(pct, 75)))
             if test == "t":
                 if sd > 0:
-                    r = stats.ttest_rel(np.log(b), np.log(a))
-                    row.update(statistic=float(r.statistic), df=float(n - 1), p=float(r.pvalue))
+                    t, p = ttest_rel(np.log(b), np.log(a))
+                    row.update(statistic=t, df=float(n - 1), p=p)
                 else:
                     row.update(statistic=math.nan, df=float(n - 1), p=math.nan)
                     notes.append("all changes identical: no test")
             else:
                 if np.any(lr != 0):
+                    from scipy import stats
+
                     r = stats.wilcoxon(lr)
                     row.update(statistic=float(r.statistic), df=math.nan, p=float(r.pvalue))
                 else:
@@ -274,13 +310,12 @@ def cohort_stats(changes: pd.DataFrame, *, test: str = "t", adjust: str = "holm"
         for k in ("gmr", "gmr_ci_low", "gmr_ci_high"):
             row[k.replace("gmr", "gm_pct_change") if k == "gmr" else k.replace("gmr", "gm_pct")] = (row[k] - 1) * 100
         row["test"] = TESTS[test]
-        d = g["direction"].astype(str) if "direction" in g else pd.Series([], dtype=str)
-        determined = d.isin(["increase", "decrease", "none"])
-        n_rcv = int(determined.sum())
+        d = verdict[idx]
+        n_rcv = int((d > 0).sum())
         row.update(
             n_rcv=n_rcv,
-            share_up_rcv=float((d == "increase").sum() / n_rcv) if n_rcv else math.nan,
-            share_down_rcv=float((d == "decrease").sum() / n_rcv) if n_rcv else math.nan,
+            share_up_rcv=float((d == 1).sum() / n_rcv) if n_rcv else math.nan,
+            share_down_rcv=float((d == 2).sum() / n_rcv) if n_rcv else math.nan,
         )
         if "/" in str(row["marker"]):
             notes.append("exploratory ratio")
@@ -321,8 +356,8 @@ def ancova(log_to: np.ndarray, log_from: np.ndarray, arm: np.ndarray) -> dict[st
     cov = s2 * np.linalg.inv(X.T @ X)
     se = math.sqrt(cov[2, 2])
     t = beta[2] / se
-    p = 2 * stats.t.sf(abs(t), df)
-    tcrit = stats.t.ppf(0.975, df)
+    p = 2 * t_sf(abs(t), df)
+    tcrit = t_ppf(0.975, df)
     half = tcrit * se
     out = {"coef": float(beta[2]), "se": se, "t": float(t), "df": float(df), "p": float(p), "lo": float(beta[2] - half), "hi": float(beta[2] + half)}
     mean_from = float(np.mean(log_from))
@@ -358,40 +393,49 @@ def between_groups(
         raise AnalysisError(f"unknown between-arm method {method!r}; use ancova, welch or mannwhitney")
     if changes.empty:
         return pd.DataFrame(columns=BETWEEN_COLUMNS)
-    groups = [g for g in pd.unique(changes["group"].astype(str)) if g != control]
-    if control not in set(changes["group"].astype(str)):
+    arms_present = [str(g) for g in pd.unique(changes["group"])]
+    groups = [g for g in dict.fromkeys(arms_present) if g != control]
+    if control not in set(arms_present):
         raise AnalysisError(f"control arm {control!r} has no paired data")
     rows = []
     keys = ["marker", "specimen", "unit", "timepoint_from", "timepoint_to"]
     ok = np.isfinite(changes["log_ratio"].to_numpy(dtype=float))
-    data = changes.loc[ok]
-    for key, g in data.groupby(keys, sort=False):
-        ctrl = g[g["group"] == control]
+    data = changes.loc[ok, [*keys, "group", "value_from", "value_to", "log_ratio", "change_pct"]]
+    gcode, gnames = codes_of(data["group"])
+    arm_of = {str(n): k for k, n in enumerate(gnames)}
+    cols = {c: data[c].to_numpy(dtype=float) for c in ("value_from", "value_to", "log_ratio", "change_pct")}
+    for key, idx in groups_of(data, keys):
+        ctrl_rows = idx[gcode[idx] == arm_of.get(control, -1)]
         for arm in groups:
-            tr = g[g["group"] == arm]
-            row = {"group": arm, "control": control, **dict(zip(keys, key, strict=True)), "n_group": len(tr), "n_control": len(ctrl)}
+            tr_rows = idx[gcode[idx] == arm_of.get(arm, -1)]
+            row = {"group": arm, "control": control, **dict(zip(keys, key, strict=True)), "n_group": len(tr_rows), "n_control": len(ctrl_rows)}
             row["test"] = BETWEEN_TESTS[method]
-            if len(tr) < 2 or len(ctrl) < 2:
+            if len(tr_rows) < 2 or len(ctrl_rows) < 2:
                 row.update(estimate_label="", estimate=math.nan, ci_low=math.nan, ci_high=math.nan, statistic=math.nan, df=math.nan, p=math.nan,
                            note="fewer than 2 complete pairs in an arm")
                 rows.append(row)
                 continue
+            tr = {c: v[tr_rows] for c, v in cols.items()}
+            ctrl = {c: v[ctrl_rows] for c, v in cols.items()}
             if method == "ancova":
-                both = pd.concat([tr, ctrl])
-                r = ancova(np.log(both["value_to"].to_numpy(dtype=float)), np.log(both["value_from"].to_numpy(dtype=float)),
-                           (both["group"] == arm).to_numpy())
+                r = ancova(np.log(np.concatenate([tr["value_to"], ctrl["value_to"]])), np.log(np.concatenate([tr["value_from"], ctrl["value_from"]])),
+                           np.r_[np.ones(len(tr_rows), dtype=bool), np.zeros(len(ctrl_rows), dtype=bool)])
                 row.update(estimate_label="ratio of geometric means, arm/control, adjusted for baseline", estimate=math.exp(r["coef"]),
                            ci_low=math.exp(r["lo"]), ci_high=math.exp(r["hi"]), statistic=r["t"], df=r["df"], p=r["p"], note=r.get("note", ""))
                 row.update({f"adj_gm_{k}{s}": math.exp(r[f"emm_{k}{e}"]) for k in ("group", "control")
                             for s, e in (("", ""), ("_ci_low", "_lo"), ("_ci_high", "_hi"))})
             elif method == "welch":
-                x, y = tr["log_ratio"].to_numpy(dtype=float), ctrl["log_ratio"].to_numpy(dtype=float)
+                x, y = tr["log_ratio"], ctrl["log_ratio"]
+                from scipy import stats
+
                 r = stats.ttest_ind(x, y, equal_var=False)
                 ci = r.confidence_interval(0.95)
                 row.update(estimate_label="ratio of geometric mean ratios, arm/control", estimate=math.exp(x.mean() - y.mean()),
                            ci_low=math.exp(ci.low), ci_high=math.exp(ci.high), statistic=float(r.statistic), df=float(r.df), p=float(r.pvalue), note="")
             else:
-                x, y = tr["change_pct"].to_numpy(dtype=float), ctrl["change_pct"].to_numpy(dtype=float)
+                x, y = tr["change_pct"], ctrl["change_pct"]
+                from scipy import stats
+
                 r = stats.mannwhitneyu(x, y, alternative="two-sided")
                 row.update(estimate_label="difference in median % change, arm − control", estimate=float(np.median(x) - np.median(y)),
                            ci_low=math.nan, ci_high=math.nan, statistic=float(r.statistic), df=math.nan, p=float(r.pvalue), note="no CI for this test")
@@ -441,13 +485,16 @@ def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> di
         gamma = math.exp(log_gamma)
         theta = 1 - 1 / np.sqrt(1 + n_i * gamma)
         w = (2 * theta - theta**2) * n_i
-        A = XtX - (Xbar * w[:, None]).T @ Xbar
-        b = Xty - (Xbar * w[:, None]).T @ ybar
+        Xw = Xbar * w[:, None]
+        A = XtX - Xw.T @ Xbar
+        b = Xty - Xw.T @ ybar
         beta = np.linalg.lstsq(A, b, rcond=None)[0]
         rss = yty - float(w @ ybar**2) - float(beta @ b)
         s2 = max(rss, 1e-300) / N
         llf = -0.5 * N * math.log(2 * math.pi * s2) - 0.5 * float(np.sum(np.log1p(n_i * gamma))) - 0.5 * N
         return llf, beta, s2
+
+    from scipy import optimize
 
     res = optimize.minimize_scalar(lambda lg: -profile(lg)[0], bounds=(-20, 12), method="bounded", options={"xatol": 1e-8})
     best = res.x if -res.fun >= profile(-20.0)[0] else -20.0  # gamma -> 0 (no subject variance) is the boundary
@@ -455,13 +502,64 @@ def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> di
     return {"llf": llf, "beta": beta, "sigma2": s2, "tau2": s2 * math.exp(best), "n_obs": N, "n_groups": len(uniq)}
 
 
-def _design(df: pd.DataFrame, *, interaction: bool) -> np.ndarray:
-    g = pd.get_dummies(df["group"].astype(str), drop_first=True, dtype=float)
-    t = pd.get_dummies(df["timepoint"].astype(str), drop_first=True, dtype=float)
-    parts = [np.ones((len(df), 1)), g.to_numpy(), t.to_numpy()]
+def _dummies(codes: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """``pd.get_dummies(names[codes], drop_first=True)`` as floats: one column per present label but the first in sort order."""
+    present = distinct(codes)
+    labels = sorted(str(names[c]) for c in present)
+    col = {lab: k for k, lab in enumerate(labels)}
+    rank = np.full(len(names), -1, dtype=np.int64)
+    for c in present:
+        rank[c] = col[str(names[c])]
+    r = rank[codes]
+    out = np.zeros((len(codes), max(len(labels) - 1, 0)))
+    rows = np.flatnonzero(r > 0)
+    out[rows, r[rows] - 1] = 1.0
+    return np.asfortranarray(out)  # the memory order of DataFrame.to_numpy(): the fits' sums follow it bit for bit
+
+
+def _design(df: pd.DataFrame | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *, interaction: bool) -> np.ndarray:
+    """Design of ln(value) ~ arm + timepoint (+ arm × timepoint): intercept, treatment-coded dummies, products.
+
+    ``df`` is a frame with ``group`` and ``timepoint`` or (group codes, group labels, timepoint codes, labels)."""
+    if isinstance(df, pd.DataFrame):
+        gc, gn = codes_of(df["group"].astype(str))
+        tc, tn = codes_of(df["timepoint"].astype(str))
+    else:
+        gc, gn, tc, tn = df
+    g, t = _dummies(gc, gn), _dummies(tc, tn)
+    parts = [np.ones((len(gc), 1)), g, t]
     if interaction and g.shape[1] and t.shape[1]:
-        parts.append(np.column_stack([g.to_numpy()[:, [i]] * t.to_numpy()[:, [j]] for i in range(g.shape[1]) for j in range(t.shape[1])]))
+        parts.append(np.column_stack([g[:, [i]] * t[:, [j]] for i in range(g.shape[1]) for j in range(t.shape[1])]))
     return np.hstack(parts)
+
+
+def _lmm_row(y: np.ndarray, design: tuple[np.ndarray, ...], subjects: np.ndarray) -> dict[str, Any]:
+    """The group × time likelihood-ratio test of one comparison (statistic, df, p, note)."""
+    if np.ptp(y) == 0:  # every value the same: the likelihood has no maximum to compare (and no test means anything)
+        return dict(statistic=math.nan, df=math.nan, p=math.nan, note="all values identical: no model fitted")
+    X_full, X_red = _design(design, interaction=True), _design(design, interaction=False)
+    try:
+        full = lmm_random_intercept(y, X_full, subjects)
+        red = lmm_random_intercept(y, X_red, subjects)
+    except np.linalg.LinAlgError:  # a design the data cannot identify (e.g. every arm at one timepoint only)
+        return dict(statistic=math.nan, df=math.nan, p=math.nan, note="singular design: no model fitted")
+    dof = X_full.shape[1] - X_red.shape[1]
+    lr = max(0.0, 2 * (float(full["llf"]) - float(red["llf"])))
+    return dict(statistic=lr, df=float(dof), p=float(sc.chdtrc(dof, lr)),
+                note=f"{full['n_obs']} values from {full['n_groups']} subjects; subject SD {math.sqrt(float(full['tau2'])):.3g}, "
+                f"residual SD {math.sqrt(float(full['sigma2'])):.3g} (log scale)")
+
+
+def _lmm_data(results: pd.DataFrame, order: Sequence[str]) -> dict[str, Any]:
+    """The uncensored results at the ordered timepoints, as codes: subject, arm, timepoint, measure."""
+    keep = ((results["censored"].fillna("") == "") & results["timepoint"].isin(order) & (results["group"].astype(str) != "")).to_numpy(dtype=bool)
+    sub = results.loc[keep, ["subject_id", "group", "timepoint", "value", "marker", "specimen", "unit"]]
+    d: dict[str, Any] = {"value": sub["value"].to_numpy(dtype=float)}
+    for c in ("subject_id", "group", "timepoint"):
+        d[c], d[c + "_names"] = codes_of(sub[c])
+    d["measure"], d["n_measures"], first = group_codes(sub["marker"], sub["specimen"], sub["unit"])
+    d["measure_keys"] = list(zip(*(sub[c].to_numpy(dtype=object)[first] for c in ("marker", "specimen", "unit")), strict=True))
+    return d
 
 
 def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: str | None = None, adjust: str = "holm") -> pd.DataFrame:
@@ -473,47 +571,38 @@ def mixed_model_tests(results: pd.DataFrame, *, order: Sequence[str], control: s
     rows = []
     if len(order) < 3:
         return pd.DataFrame(columns=BETWEEN_COLUMNS)
-    df = results[(results["censored"].fillna("") == "") & results["timepoint"].isin(order)].copy()
-    df = df[df["group"].astype(str) != ""]
+    d = _lmm_data(results, order)
+    gnames = d["group_names"]
+    ctrl = [k for k, g in enumerate(gnames) if g == control]
     name = "linear mixed model ln(value) ~ arm × timepoint, random intercept per subject (ML): group × time likelihood-ratio test"
-    for key, g in df.groupby(["marker", "specimen", "unit"], sort=False):
-        n_same = g.groupby(["subject_id", "timepoint"])["value"].transform("size")
-        g = g[n_same == 1]
-        comparisons = [("all arms", g)]
+    for m in range(d["n_measures"]):
+        idx = np.flatnonzero(d["measure"] == m)
+        subj, grp, tp = d["subject_id"][idx], d["group"][idx], d["timepoint"][idx]
+        pair = subj * len(d["timepoint_names"]) + tp
+        single = counts_per_row(pair) == 1
+        idx, subj, grp, tp = idx[single], subj[single], grp[single], tp[single]
+        comparisons = [("all arms", np.ones(len(idx), dtype=bool))]
         if control is not None:
-            comparisons += [(arm, g[g["group"].isin([arm, control])]) for arm in pd.unique(g["group"]) if arm != control]
-        for label, sub in comparisons:
+            comparisons += [(str(gnames[a]), np.isin(grp, [a, *ctrl])) for a in pd.unique(grp) if gnames[a] != control]
+        key = d["measure_keys"][m]
+        for label, sel in comparisons:
+            s_subj, s_grp, s_tp = subj[sel], grp[sel], tp[sel]
             row = {"group": label, "control": control or "", "marker": key[0], "specimen": key[1], "unit": key[2],
                    "timepoint_from": order[0], "timepoint_to": "all timepoints", "test": name,
-                   "n_group": int(sub["subject_id"].nunique()), "n_control": int(sub.loc[sub["group"] == control, "subject_id"].nunique()) if control else 0,
+                   "n_group": count_distinct(s_subj), "n_control": count_distinct(s_subj[np.isin(s_grp, ctrl)]) if control else 0,
                    "estimate_label": "", "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan}
-            if sub["group"].nunique() < 2 or sub["timepoint"].nunique() < 2:
-                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="needs two arms and two timepoints")
-                rows.append(row)
-                continue
-            visits = sub.groupby("group", sort=False)["timepoint"].agg(frozenset)
-            if visits.nunique() > 1:  # an arm × time interaction needs the same visits in every arm
-                own = "; ".join(f"{g}: {', '.join(t for t in order if t in v)}" for g, v in visits.items())
-                row.update(statistic=math.nan, df=math.nan, p=math.nan, note=f"arms do not have the same visits ({own}): no test")
-                rows.append(row)
-                continue
-            y = np.log(sub["value"].to_numpy(dtype=float))
-            if np.ptp(y) == 0:  # every value the same: the likelihood has no maximum to compare (and no test means anything)
-                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="all values identical: no model fitted")
-                rows.append(row)
-                continue
-            try:
-                full = lmm_random_intercept(y, _design(sub, interaction=True), sub["subject_id"].to_numpy())
-                red = lmm_random_intercept(y, _design(sub, interaction=False), sub["subject_id"].to_numpy())
-            except np.linalg.LinAlgError:  # a design the data cannot identify (e.g. every arm at one timepoint only)
-                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="singular design: no model fitted")
-                rows.append(row)
-                continue
-            dof = _design(sub, interaction=True).shape[1] - _design(sub, interaction=False).shape[1]
-            lr = max(0.0, 2 * (float(full["llf"]) - float(red["llf"])))
-            row.update(statistic=lr, df=float(dof), p=float(stats.chi2.sf(lr, dof)),
-                       note=f"{full['n_obs']} values from {full['n_groups']} subjects; subject SD {math.sqrt(float(full['tau2'])):.3g}, residual SD {math.sqrt(float(full['sigma2'])):.3g} (log scale)")
             rows.append(row)
+            arms = pd.unique(s_grp)
+            if len(arms) < 2 or count_distinct(s_tp) < 2:
+                row.update(statistic=math.nan, df=math.nan, p=math.nan, note="needs two arms and two timepoints")
+                continue
+            visits = {a: frozenset(distinct(s_tp[s_grp == a]).tolist()) for a in arms}
+            if len(set(visits.values())) > 1:  # an arm × time interaction needs the same visits in every arm
+                own = "; ".join(f"{gnames[a]}: {', '.join(t for t in order if t in {d['timepoint_names'][k] for k in v})}" for a, v in visits.items())
+                row.update(statistic=math.nan, df=math.nan, p=math.nan, note=f"arms do not have the same visits ({own}): no test")
+                continue
+            y = np.log(d["value"][idx[sel]])
+            row.update(_lmm_row(y, (s_grp, gnames, s_tp, d["timepoint_names"]), s_subj))
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=BETWEEN_COLUMNS)

@@ -183,14 +183,14 @@ def marker_order(markers: Sequence[str]) -> list[str]:
     """Markers present, in catalog order (formation, then resorption), others after them."""
     from .markers import catalog
 
-    present = list(dict.fromkeys(str(m) for m in markers))
+    present = list(dict.fromkeys(str(m) for m in pd.unique(np.asarray(markers, dtype=object))))
     known = [m for m in catalog() if m in present]
     return known + [m for m in present if m not in known]
 
 
 def arm_order(a: Any) -> list[str]:
     """Arms in report order: the control arm first, then the others by label."""
-    seen = sorted({str(g) for frame in (a.cohort, a.results) if len(frame) and "group" in frame for g in frame["group"]})
+    seen = sorted({str(g) for frame in (a.cohort, a.results) if len(frame) and "group" in frame for g in pd.unique(frame["group"])})
     if a.control in seen:
         seen.remove(a.control)
         seen.insert(0, a.control)
@@ -295,29 +295,45 @@ def _visits(a: Any, arms: Sequence[str], visits: dict[str, tuple[str, ...]]) -> 
 
 def _missing_visits(a: Any, arms: Sequence[str], visits: dict[str, tuple[str, ...]], markers: Sequence[str]) -> pd.DataFrame:
     """Every subject × visit of its arm with no result, or without some of the arm's markers."""
+    from ._groupwise import codes_of, distinct
+
     r = a.results
     if r.empty:
         return _empty(MISSING_COLUMNS)
-    have = r[["group", "subject_id", "timepoint", "marker"]].drop_duplicates()
-    subjects = have[["group", "subject_id"]].drop_duplicates()
-    expect_v = pd.DataFrame([(g, t) for g in arms for t in visits.get(g, ())], columns=["group", "timepoint"])
-    arm_markers = have[["group", "marker"]].drop_duplicates()
-    grid = subjects.merge(expect_v, on="group").merge(arm_markers, on="group")
-    grid = grid.merge(have.assign(_have=True), on=["group", "subject_id", "timepoint", "marker"], how="left")
-    gone = grid[grid["_have"].isna()]
-    if gone.empty:
-        return _empty(MISSING_COLUMNS)
+    (gc, gn), (sc, sn), (tc, tn), (mc, mn) = (codes_of(r[c]) for c in ("group", "subject_id", "timepoint", "marker"))
+    t_of = {t: k for k, t in enumerate(tn)}
+    n_t = len(tn) + max((len(v) for v in visits.values()), default=0)  # room for a visit label without results
+    have = np.sort(((gc * len(sn) + sc) * n_t + tc) * len(mn) + mc)  # sorted keys: membership by binary search
     rank = {m: i for i, m in enumerate(markers)}
-    gone = gone.assign(_m=gone["marker"].map(rank).fillna(len(rank))).sort_values("_m", kind="stable")
-    per = gone.groupby(["group", "subject_id", "timepoint"], sort=False)["marker"].agg(list).reset_index()
-    n_arm = arm_markers.groupby("group").size()
-    per["n_missing_markers"] = per["marker"].map(len)
-    per["missing"] = np.where(per["n_missing_markers"] == per["group"].map(n_arm), "no sample",
-                              "no result for " + per["marker"].map(", ".join))
-    per["_v"] = [visits[g].index(t) for g, t in zip(per["group"], per["timepoint"], strict=True)]
-    per["_a"] = per["group"].map({g: i for i, g in enumerate(arms)})
-    per = per.sort_values(["_a", "subject_id", "_v"], kind="stable")
-    return per[MISSING_COLUMNS].reset_index(drop=True)
+    g_of = {g: k for k, g in enumerate(gn)}
+    frames = []
+    for g in arms:
+        sel = gc == g_of.get(g, -1)
+        subj = distinct(sc[sel])
+        mk = sorted(pd.unique(mc[sel]).tolist(), key=lambda m: rank.get(mn[m], len(rank)))  # stable: first seen among equals
+        vis = [t_of.get(t, len(tn) + j) for j, t in enumerate(visits.get(g, ()))]
+        if not len(subj) or not vis or not mk:
+            continue
+        key = ((g_of[g] * len(sn) + subj[:, None, None]) * n_t + np.array(vis)[None, :, None]) * len(mn) + np.array(mk)[None, None, :]
+        at = np.minimum(np.searchsorted(have, key), len(have) - 1)
+        gone = have[at] != key
+        n_gone = gone.sum(axis=2)
+        si, vi = np.nonzero(n_gone)
+        if not len(si):
+            continue
+        bits = (gone[si, vi].astype(np.int64) << np.arange(len(mk))).sum(axis=1) if len(mk) < 63 else None
+        pat, pu = pd.factorize(bits if bits is not None else [tuple(x) for x in gone[si, vi]])
+        texts = []
+        for p in pu:
+            miss = [mn[m] for k, m in enumerate(mk) if (p >> k & 1 if bits is not None else p[k])]
+            texts.append("no sample" if len(miss) == len(mk) else "no result for " + ", ".join(miss))
+        block = pd.DataFrame({"subject_id": sn[subj[si]], "group": g, "timepoint": np.array(visits[g], dtype=object)[vi],
+                              "missing": np.asarray(texts, dtype=object)[pat], "n_missing_markers": n_gone[si, vi].astype(np.int64)})
+        order = np.lexsort([vi, pd.factorize(block["subject_id"], sort=True)[0]])
+        frames.append(block.iloc[order])
+    if not frames:
+        return _empty(MISSING_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[MISSING_COLUMNS]
 
 
 def _exclusions(a: Any) -> pd.DataFrame:
@@ -366,9 +382,14 @@ def _flag_counts(res: pd.DataFrame) -> pd.DataFrame:
     from .interpret import FLAGS
 
     counts = pd.Series(dtype=int)
-    if len(res) and "flags" in res:
-        codes = res["flags"].fillna("").astype(str).str.split(";").explode()
-        counts = codes[codes != ""].value_counts()
+    if len(res) and "flags" in res:  # counted once per distinct flags text, in order of first appearance
+        texts = res["flags"].fillna("").astype(str).value_counts(sort=False)
+        tally: dict[str, int] = {}
+        for text, n in texts.items():
+            for code in str(text).split(";"):
+                if code != "":
+                    tally[code] = tally.get(code, 0) + int(n)
+        counts = pd.Series(tally, dtype="int64").sort_values(ascending=False) if tally else counts
     known = [(k, v, int(counts.get(k, 0))) for k, v in FLAGS.items()]
     other = [(str(k), "", int(n)) for k, n in counts.items() if k not in FLAGS]
     return pd.DataFrame(known + other, columns=FLAG_COLUMNS)

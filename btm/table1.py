@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from ._groupwise import group_codes, per_unique
 
 __all__ = ["OVERALL", "TABLE1_COLUMNS", "table_one"]
 
@@ -43,15 +44,30 @@ def _blank_to_nan(s: pd.Series) -> pd.Series:
     return s.where(s.astype(str).str.strip() != "", np.nan)
 
 
+def _blank_to_nan_per_value(s: pd.Series) -> pd.Series:
+    """:func:`_blank_to_nan`, computed once per distinct value."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    mapped = _blank_to_nan(pd.Series(uniq)).to_numpy(dtype=object)
+    return pd.Series(mapped[codes], index=s.index, dtype=object)
+
+
+def _at_baseline(results: pd.DataFrame, baselines: Mapping[str, str]) -> np.ndarray:
+    """Rows drawn at their arm's baseline (compared once per distinct arm and timepoint)."""
+    codes, _, first = group_codes(results["timepoint"], results["group"])
+    pairs = results[["timepoint", "group"]].iloc[first]
+    same = (pairs["timepoint"].astype(str) == pairs["group"].map(baselines).astype(str)).to_numpy(dtype=bool)
+    return same[codes]
+
+
 def _subjects(results: pd.DataFrame, baselines: Mapping[str, str], order: Sequence[str]) -> pd.DataFrame:
     """One row per arm × subject: age, sex and menopausal status, baseline sample first."""
     cols = [c for c in ("age", "sex", "menopausal_status") if c in results]
     d = results[["group", "subject_id", "timepoint", *cols]].copy()
     rank = {t: i for i, t in enumerate(order)}
-    d["_base"] = d["timepoint"].astype(str) != d["group"].map(baselines).astype(str)  # False (first) at baseline
-    d["_rank"] = d["timepoint"].map(rank).fillna(len(rank))
+    d["_base"] = ~_at_baseline(d, baselines)  # False (first) at baseline
+    d["_rank"] = per_unique(d["timepoint"], lambda u: u.map(rank).fillna(len(rank)).to_numpy(dtype=float))
     for c in cols:
-        d[c] = _blank_to_nan(d[c]) if c != "age" else pd.to_numeric(d[c], errors="coerce")
+        d[c] = _blank_to_nan_per_value(d[c]) if c != "age" else pd.to_numeric(d[c], errors="coerce")
     d = d.sort_values(["_base", "_rank"], kind="stable")
     first = d.groupby(["group", "subject_id"], sort=False)[cols].first() if cols else d.groupby(["group", "subject_id"]).size().to_frame("_n")
     for c in ("age", "sex", "menopausal_status"):
@@ -62,7 +78,7 @@ def _subjects(results: pd.DataFrame, baselines: Mapping[str, str], order: Sequen
 
 def _baseline_values(results: pd.DataFrame, baselines: Mapping[str, str]) -> tuple[pd.DataFrame, dict[tuple, str]]:
     """One value per arm × subject × marker at the arm's baseline (not censored); notes per marker."""
-    at_base = results["timepoint"].astype(str) == results["group"].map(baselines).astype(str)
+    at_base = _at_baseline(results, baselines)
     d = results.loc[at_base, ["group", "subject_id", "marker", "specimen", "unit", "value", "censored"]]
     keys = ["marker", "specimen", "unit"]
     notes: dict[tuple, str] = {}
@@ -93,6 +109,8 @@ def _p_anova(samples: list[np.ndarray]) -> float:
     within = sum(float(((s - s.mean()) ** 2).sum()) for s in samples)
     if within <= 0:
         return math.nan
+    from scipy import stats
+
     return float(stats.f_oneway(*samples).pvalue)
 
 
@@ -101,6 +119,8 @@ def _p_kruskal(samples: list[np.ndarray]) -> float:
     allv = np.concatenate(samples) if samples else np.array([])
     if len(samples) < 2 or len(np.unique(allv)) < 2:
         return math.nan
+    from scipy import stats
+
     return float(stats.kruskal(*samples).pvalue)
 
 
@@ -108,6 +128,8 @@ def _p_chi2(table: pd.DataFrame) -> float:
     t = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0]
     if t.shape[0] < 2 or t.shape[1] < 2:
         return math.nan
+    from scipy import stats
+
     return float(stats.chi2_contingency(t.to_numpy(), correction=False).pvalue)
 
 
@@ -214,7 +236,8 @@ def table_one(
     * ``spread``: SD, %, or geometric SD; ``spread_low``/``spread_high``: Q1 and Q3;
     * ``test``, ``p``: only with ``p_values``; ``note``: values left out and why.
     """
-    arms = [a for a in arms if a in set(results["group"].astype(str))]
+    present = {str(g) for g in pd.unique(results["group"])}
+    arms = [a for a in arms if a in present]
     if results.empty or not arms:
         return pd.DataFrame(columns=TABLE1_COLUMNS)
     subj = _subjects(results, baselines, order)

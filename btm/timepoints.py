@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ._groupwise import per_unique
 from .errors import AnalysisError
 
 __all__ = ["TimepointOrder", "order_timepoints"]
@@ -138,17 +139,20 @@ def _named_baseline(order: Sequence[str]) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
+#: A timepoint that is a draw date (ISO), not a visit label.
+DATE_LABEL = r"^\d{4}-\d{2}-\d{2}$"
+
+
 def sequence_dates(data: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """When every timepoint is a date (no visit labels), number each subject's samples in date order.
 
     Returns the table with ``timepoint`` replaced by ``sample 1``, ``sample 2`` … and a note.
     """
-    tp = data["timepoint"].astype(str)
-    is_date = tp.str.match(r"^\d{4}-\d{2}-\d{2}$")
-    if len(tp) == 0 or not is_date.all():
+    tp = data["timepoint"]
+    if len(tp) == 0 or not per_unique(tp, lambda u: u.astype(str).str.match(DATE_LABEL).to_numpy(dtype=bool)).all():
         return data, ""
     out = data.copy()
-    dates = pd.to_datetime(tp)
+    dates = pd.to_datetime(tp.astype(str))
     rank = dates.groupby(out["subject_id"]).rank(method="dense").astype(int)
     out["timepoint"] = "sample " + rank.astype(str)
     return out, "no visit labels: each subject's samples are numbered in date order (sample 1 = first draw)"
