@@ -477,21 +477,32 @@ def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> di
     N = len(y)
     # sufficient statistics: with z* = z − θ·z̄ within subject,
     #   Σ z*w* = Σ zw − Σ_i (2θ_i − θ_i²)·n_i·z̄_i·w̄_i
+    # θ_i depends on n_i only, so the subject sums are pooled once per distinct n (a few values):
+    # each step of the search then costs O(p²) per distinct n, not O(subjects · p²)
     ybar = np.bincount(codes, weights=y) / n_i
     Xbar = np.column_stack([np.bincount(codes, weights=X[:, j]) / n_i for j in range(X.shape[1])])
     XtX, Xty, yty = X.T @ X, X.T @ y, float(y @ y)
+    sizes, size_of = np.unique(n_i, return_inverse=True)  # one entry per subject (not per value)
+    M, v, s, cnt = [], [], [], []
+    for k in range(len(sizes)):
+        sel = size_of == k
+        Xn = Xbar[sel] * n_i[sel, None]
+        M.append(Xn.T @ Xbar[sel])
+        v.append(Xn.T @ ybar[sel])
+        s.append(float(n_i[sel] @ ybar[sel] ** 2))
+        cnt.append(float(sel.sum()))
+    M_k, v_k, s_k, cnt_k = np.stack(M), np.stack(v), np.asarray(s), np.asarray(cnt)
 
     def profile(log_gamma: float) -> tuple[float, np.ndarray, float]:
         gamma = math.exp(log_gamma)
-        theta = 1 - 1 / np.sqrt(1 + n_i * gamma)
-        w = (2 * theta - theta**2) * n_i
-        Xw = Xbar * w[:, None]
-        A = XtX - Xw.T @ Xbar
-        b = Xty - Xw.T @ ybar
+        theta = 1 - 1 / np.sqrt(1 + sizes * gamma)
+        c = 2 * theta - theta**2
+        A = XtX - np.tensordot(c, M_k, axes=1)
+        b = Xty - c @ v_k
         beta = np.linalg.lstsq(A, b, rcond=None)[0]
-        rss = yty - float(w @ ybar**2) - float(beta @ b)
+        rss = yty - float(c @ s_k) - float(beta @ b)
         s2 = max(rss, 1e-300) / N
-        llf = -0.5 * N * math.log(2 * math.pi * s2) - 0.5 * float(np.sum(np.log1p(n_i * gamma))) - 0.5 * N
+        llf = -0.5 * N * math.log(2 * math.pi * s2) - 0.5 * float(cnt_k @ np.log1p(sizes * gamma)) - 0.5 * N
         return llf, beta, s2
 
     from scipy import optimize
