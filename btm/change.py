@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._groupwise import counts_per_row, group_codes, per_unique
+from ._groupwise import counts_per_row, group_codes, per_unique, shared_texts
 from .biovariation import METHODS as BIOVARIATION_METHODS
 from .biovariation import BioVariation, Key
 from .timepoints import TimepointOrder
@@ -188,6 +188,8 @@ def changes(
     out["note"] = notes
     resp, rule = _responders(out)
     out["responder"], out["responder_rule"] = resp, rule
+    for c in ("direction", "responder", "responder_rule", "rcv_source"):  # texts made by np.where: one object per cell
+        out[c] = shared_texts(out[c])
     return sort_changes(out[CHANGE_COLUMNS], order) if sort else out[CHANGE_COLUMNS]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._groupwise import shared_texts
 from ._tables import OPTIONAL_COLUMNS, TIDY_COLUMNS, Problems
 
 __all__ = ["finish", "flag_magnitude", "report_duplicates"]
@@ -34,6 +35,8 @@ def finish(chunks: list[pd.DataFrame]) -> pd.DataFrame:
         if c in complete and isinstance(data[c].dtype, pd.StringDtype):
             continue  # already text, nothing missing (filling would scan every cell for nothing)
         data[c] = data[c].fillna("").astype(str)
+    for c in text_cols:
+        data[c] = shared_texts(data[c])
     data["value"] = data["value"].astype(float)
     data["age"] = pd.to_numeric(data["age"], errors="coerce")
     data["egfr"] = pd.to_numeric(data["egfr"], errors="coerce")
