@@ -78,12 +78,17 @@ def height(lines: int, *, header: bool = False) -> float:
     return round(lines * LINE_PT + (4 if header else 3), 2)
 
 
+def lengths_of(texts: np.ndarray) -> np.ndarray:
+    """``len`` of each str (``map`` runs in C)."""
+    return np.fromiter(map(len, texts.tolist()), dtype=np.int64, count=len(texts))
+
+
 def lines_of(texts: np.ndarray, width: float) -> np.ndarray:
     """:func:`n_lines` of each text: one line without counting for those that fit, the rest once per distinct text."""
     t = pd.Series(texts, dtype=object)
     wc = max(int((width - 2.5) * 1.2), 3)
     out = np.ones(len(t), dtype=np.int64)
-    todo = ((t.str.len() > wc) | t.str.contains("\n", regex=False)).to_numpy(dtype=bool)
+    todo = (lengths_of(t.to_numpy(dtype=object)) > wc) | t.str.contains("\n", regex=False).to_numpy(dtype=bool)
     if todo.any():
         codes, uniques = pd.factorize(t[todo])
         out[todo] = np.array([n_lines(u, width) for u in uniques], dtype=np.int64)[codes]
@@ -101,7 +106,7 @@ def fit_rows(ws: Any, wrapped: Sequence[tuple[tuple[np.ndarray, np.ndarray] | No
             continue
         r, texts = col
         t = pd.Series(texts, dtype=object)
-        long = ((t.str.len() > 8) | t.str.contains("\n", regex=False)).to_numpy(dtype=bool)
+        long = (lengths_of(t.to_numpy(dtype=object)) > 8) | t.str.contains("\n", regex=False).to_numpy(dtype=bool)
         rows.append(np.asarray(r)[long])
         lines.append(lines_of(np.asarray(texts, dtype=object)[long], width))
     if not rows:

@@ -59,7 +59,7 @@ def rich_safe(s: str) -> str:
 def _shared(texts: np.ndarray) -> np.ndarray:
     """Shared-string keys of distinct texts: cut at Excel's limit in UTF-16 units, rich-looking ones made safe."""
     s = pd.Series(texts, dtype=object)
-    long = (s.str.len() > _STRMAX // 2).to_numpy()
+    long = np.fromiter(map(len, texts.tolist()), dtype=np.int64, count=len(texts)) > _STRMAX // 2
     if long.any():
         s[long] = [x if _utf16_len(x) <= _STRMAX else _utf16_truncate(x, _STRMAX) for x in s[long]]
     rich = (s.str.startswith("<r>") & s.str.endswith("</r>")).to_numpy()

@@ -32,6 +32,7 @@ from ._formats import (
     NUMERIC,
     fit_rows,
     height,
+    lengths_of,
     n_lines,
     text,
     value_format,
@@ -51,9 +52,9 @@ class Sheet:
     widths: list[float] = field(default_factory=list)  # of the last table written
 
 
-def _cut(texts: np.ndarray) -> np.ndarray:
+def _cut(texts: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
     """Texts cut at Excel's limit with a visible marker (:func:`text`); only the few too long are touched."""
-    long = np.flatnonzero(pd.Series(texts, dtype=object).str.len().to_numpy() > MAX_CELL_CHARS)
+    long = np.flatnonzero((lengths_of(texts) if lengths is None else lengths) > MAX_CELL_CHARS)
     if len(long):
         texts = texts.copy()
         texts[long] = [text(x) for x in texts[long]]
@@ -254,8 +255,11 @@ class Writer:
         t = t[t != ""]
         if not len(t):
             return 0.0, None
-        texts = _cut(t.to_numpy(dtype=object))
-        lengths = pd.Series(texts, dtype=object).str.len().to_numpy()
+        texts = t.to_numpy(dtype=object)
+        lengths = lengths_of(texts)
+        if lengths.max() > MAX_CELL_CHARS:
+            texts = _cut(texts, lengths)
+            lengths = lengths_of(texts)
         rows = t.index.to_numpy() + r0
         ws.write_strings(rows, c, texts, fmt)
         width = float(lengths.max())
