@@ -5,8 +5,9 @@ A tidy table like ``read_results(...).data`` is synthesised directly (default 5,
 5 markers x 3 timepoints in 5 arms, one of them Control: 75,000 results), analysed with
 :func:`btm.analysis.analyze`, and then:
 
-* ``write_report`` (XlsxWriter, normal mode, every format, chart and glossary) is timed, and its
-  peak Python heap measured with ``tracemalloc`` in a second run;
+* ``write_report`` (XlsxWriter, normal mode, every format, chart and glossary; table columns written
+  whole by :mod:`btm.report._sheetdata`) is timed, and its peak Python heap measured with
+  ``tracemalloc`` in a second run;
 * as a floor, openpyxl in ``write_only`` mode writes the same tables (every sheet's table, values
   only, no formats) and is measured the same way.
 

@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 MAX_CELL_CHARS = 32_767  # Excel's limit for one cell
@@ -77,16 +78,44 @@ def height(lines: int, *, header: bool = False) -> float:
     return round(lines * LINE_PT + (4 if header else 3), 2)
 
 
-def fit_rows(ws: Any, wrapped: Sequence[tuple[Sequence[tuple[int, str]], float]], *, most: int = 30) -> None:
-    """Row heights that show every line of the wrapped cells (programs do not always do it)."""
-    need: dict[int, int] = {}
-    for texts, width in wrapped:
-        for r, t in texts:
-            k = n_lines(t, width)
-            if k > need.get(r, 1):
-                need[r] = k
-    for r in sorted(need):
-        ws.set_row(r, height(min(need[r], most)))
+def lengths_of(texts: np.ndarray) -> np.ndarray:
+    """``len`` of each str (``map`` runs in C)."""
+    return np.fromiter(map(len, texts.tolist()), dtype=np.int64, count=len(texts))
+
+
+def lines_of(texts: np.ndarray, width: float) -> np.ndarray:
+    """:func:`n_lines` of each text: one line without counting for those that fit, the rest once per distinct text."""
+    t = pd.Series(texts, dtype=object)
+    wc = max(int((width - 2.5) * 1.2), 3)
+    out = np.ones(len(t), dtype=np.int64)
+    todo = (lengths_of(t.to_numpy(dtype=object)) > wc) | t.str.contains("\n", regex=False).to_numpy(dtype=bool)
+    if todo.any():
+        codes, uniques = pd.factorize(t[todo])
+        out[todo] = np.array([n_lines(u, width) for u in uniques], dtype=np.int64)[codes]
+    return out
+
+
+def fit_rows(ws: Any, wrapped: Sequence[tuple[tuple[np.ndarray, np.ndarray] | None, float]], *, most: int = 30) -> None:
+    """Row heights that show every line of the wrapped cells (programs do not always do it).
+
+    ``wrapped``: ((rows, texts), column width) of each wrapped column; texts of up to 8 characters
+    without a line break never set a height."""
+    rows, lines = [], []
+    for col, width in wrapped:
+        if col is None:
+            continue
+        r, texts = col
+        t = pd.Series(texts, dtype=object)
+        long = (lengths_of(t.to_numpy(dtype=object)) > 8) | t.str.contains("\n", regex=False).to_numpy(dtype=bool)
+        rows.append(np.asarray(r)[long])
+        lines.append(lines_of(np.asarray(texts, dtype=object)[long], width))
+    if not rows:
+        return
+    need = pd.Series(np.concatenate(lines)).groupby(np.concatenate(rows)).max()
+    need = need[need > 1]
+    if len(need):
+        kinds, inv = np.unique(np.minimum(need.to_numpy(), most), return_inverse=True)
+        ws.set_heights(need.index.to_numpy(), np.array([height(int(k)) for k in kinds])[inv.ravel()])
 
 
 def axis_range(lo: float, hi: float) -> dict[str, float]:

@@ -32,11 +32,12 @@ from ._formats import (
     NUMERIC,
     fit_rows,
     height,
-    is_missing,
+    lengths_of,
     n_lines,
     text,
     value_format,
 )
+from ._sheetdata import TableSheet, excel_serial
 
 _WIDTH = {"pct": 6, "p": 6, "z": 6, "ratio": 6, "stat": 7, "gsd": 6, "frac": 5, "pct_plain": 6}
 
@@ -49,6 +50,15 @@ class Sheet:
     name: str
     columns: list[Col] = field(default_factory=list)
     widths: list[float] = field(default_factory=list)  # of the last table written
+
+
+def _cut(texts: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+    """Texts cut at Excel's limit with a visible marker (:func:`text`); only the few too long are touched."""
+    long = np.flatnonzero((lengths_of(texts) if lengths is None else lengths) > MAX_CELL_CHARS)
+    if len(long):
+        texts = texts.copy()
+        texts[long] = [text(x) for x in texts[long]]
+    return texts
 
 
 class Writer:
@@ -103,7 +113,7 @@ class Writer:
     def sheet(self, name: str, *, pages_wide: int = 1, repeat_columns: int = 0, portrait: bool = False) -> Sheet:
         """A new sheet printing on A4 (landscape unless ``portrait``), ``pages_wide`` pages across
         (wide data sheets use 2, their first ``repeat_columns`` columns repeated on every page)."""
-        ws = self.wb.add_worksheet(name)
+        ws = self.wb.add_worksheet(name, worksheet_class=TableSheet)
         if not portrait:
             ws.set_landscape()
         ws.set_paper(9)  # A4
@@ -144,7 +154,7 @@ class Writer:
         cols = [c for c in cols if c.key in df.columns] if len(df.columns) else list(cols)
         s.columns.extend(cols)
         final: list[float] = []
-        wrapped: list[tuple[list[tuple[int, str]], float]] = []
+        wrapped: list[tuple[tuple[np.ndarray, np.ndarray] | None, float]] = []
         for j, c in enumerate(cols):
             ws.write_string(row, col + j, c.header, self.f["header"])
             data_w, texts = self.column(ws, row + 1, col + j, df[c.key] if c.key in df else None, c, decimals)
@@ -157,7 +167,7 @@ class Writer:
                 w = min(max(data_w, head_w, 4) + pad, c.cap + pad)
                 ws.set_column(col + j, col + j, w, self.f["wrap"] if c.wrap else None)
             final.append(w)
-            if c.wrap and texts:
+            if c.wrap and texts is not None:
                 wrapped.append((texts, w))
         s.widths = final
         n = len(df)
@@ -183,30 +193,35 @@ class Writer:
             last = nowrap_last and j == len(cols) - 1
             ws.write_string(row, col + j, c.header, self.f["header_nowrap" if last else "header"])
             _, texts = self.column(ws, row + 1, col + j, df[c.key] if c.key in df else None, c, decimals)
-            if c.wrap and texts:
+            if c.wrap and texts is not None:
                 wrapped.append((texts, widths[col + j]))
         head = max((n_lines(c.header, widths[col + j]) for j, c in enumerate(cols) if not (nowrap_last and j == len(cols) - 1)), default=1)
         ws.set_row(row, height(min(head, 4), header=True))
         fit_rows(ws, wrapped)
 
     def column(self, ws: Any, r0: int, c: int, s: pd.Series | None, col: Col,
-               decimals: np.ndarray | None = None) -> tuple[float, list[tuple[int, str]]]:
-        """Write one column below its header: (display width it needs, [(row, text)] of wrapped text)."""
+               decimals: np.ndarray | None = None) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
+        """Write one column below its header, whole: (display width it needs, (rows, texts) of wrapped text)."""
         if s is None or len(s) == 0:
-            return 0.0, []
+            return 0.0, None
         if col.kind in NUMERIC:
-            return self._numbers(ws, r0, c, s, col.kind, decimals), []
+            return self._numbers(ws, r0, c, s, col.kind, decimals), None
         if col.kind in ("date", "datetime"):
-            fmt = self.f[col.kind]
-            for i, v in enumerate(pd.to_datetime(s, errors="coerce")):
-                if not is_missing(v):
-                    ws.write_datetime(r0 + i, c, v.to_pydatetime(), fmt)
-            return (10.0 if col.kind == "date" else 19.0), []
+            t = pd.to_datetime(s, errors="coerce")
+            serial = excel_serial(t)
+            ok = np.flatnonzero(np.isfinite(serial))
+            ws.write_numbers(ok + r0, c, serial[ok], [self.f[col.kind]])
+            return (10.0 if col.kind == "date" else 19.0), None
         if col.kind == "bool":
-            for i, v in enumerate(s.tolist()):
-                if not (is_missing(v) or v == ""):
-                    ws.write_string(r0 + i, c, ("yes" if v else "no") if isinstance(v, bool | np.bool_) else text(v), self.f["bool"])
-            return 4.0, []
+            v = s.reset_index(drop=True)
+            v = v[v.notna()]
+            vals = v.to_numpy(dtype=object)
+            flags = v.map(type).isin((bool, np.bool_)).to_numpy(dtype=bool)
+            shown = v.astype(str).to_numpy(dtype=object)
+            shown[flags] = np.where(vals[flags].astype(bool), "yes", "no")
+            keep = flags | (vals != "")
+            ws.write_strings(v.index.to_numpy()[keep] + r0, c, _cut(shown[keep]), self.f["bool"])
+            return 4.0, None
         return self._texts(ws, r0, c, s, col)
 
     def _numbers(self, ws: Any, r0: int, c: int, s: pd.Series, kind: str, decimals: np.ndarray | None) -> float:
@@ -214,45 +229,41 @@ class Writer:
         ok = np.flatnonzero(np.isfinite(arr))
         if not len(ok):
             return 0.0
-        write = ws.write_number
-        rows, values = (ok + r0).tolist(), arr[ok].tolist()
         if kind == "value" and decimals is not None:
-            fmts = {int(d): self.fmt(value_format(int(d))) for d in np.unique(decimals[ok])}
-            for r, v, d in zip(rows, values, decimals[ok].tolist(), strict=True):
-                write(r, c, v, fmts[d])
-            shown = max(len(f"{abs(float(arr[i])):,.{int(decimals[i])}f}") for i in ok[:: max(1, len(ok) // 500)])
+            ds, codes = np.unique(decimals[ok].astype(int), return_inverse=True)
+            ws.write_numbers(ok + r0, c, arr[ok], [self.fmt(value_format(int(d))) for d in ds.tolist()], codes.ravel())
+            sample = ok[:: max(1, len(ok) // 500)]
+            shown = max(len(f"{abs(float(arr[i])):,.{int(decimals[i])}f}") for i in sample.tolist())
             return float(min(shown + 1, 12))
-        fmt = self.f["general" if kind == "value" else kind]
-        for r, v in zip(rows, values, strict=True):
-            write(r, c, v, fmt)
+        ws.write_numbers(ok + r0, c, arr[ok], [self.f["general" if kind == "value" else kind]])
         if kind in ("general", "value"):
             return float(min(len(f"{float(np.nanmax(np.abs(arr[ok]))):.10g}") + 1, 12))
         if kind in ("int", "int_left"):
             return float(max(3, len(str(int(np.nanmax(np.abs(arr[ok])))))))
         return float(_WIDTH[kind])
 
-    def _texts(self, ws: Any, r0: int, c: int, s: pd.Series, col: Col) -> tuple[float, list[tuple[int, str]]]:
+    def _texts(self, ws: Any, r0: int, c: int, s: pd.Series, col: Col) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
         fmt = self.f["wrap"] if col.wrap else self.f["text"]
         s = s.reset_index(drop=True)
         s = s[s.notna()]
         if not len(s):
-            return 0.0, []
+            return 0.0, None
         t = s.astype(str)
-        if col.plain:
-            t = t.map(plain)
+        if col.plain:  # once per distinct code
+            codes, uniques = pd.factorize(t)
+            t = pd.Series(np.array([plain(u) for u in uniques], dtype=object)[codes], index=t.index, dtype=object)
         t = t[t != ""]
-        lengths = t.str.len()
-        if len(t) and int(lengths.max()) > MAX_CELL_CHARS:
-            t = t.map(text)
-            lengths = t.str.len()
-        write = ws.write_string
-        for i, v in zip(t.index.tolist(), t.tolist(), strict=True):
-            write(r0 + i, c, v, fmt)
-        width = float(lengths.max()) if len(t) else 0.0
-        if not col.wrap:
-            return width, []
-        long = (lengths > 8) | t.str.contains("\n", regex=False)
-        return width, [(r0 + i, v) for i, v in zip(t.index[long].tolist(), t[long].tolist(), strict=True)]
+        if not len(t):
+            return 0.0, None
+        texts = t.to_numpy(dtype=object)
+        lengths = lengths_of(texts)
+        if lengths.max() > MAX_CELL_CHARS:
+            texts = _cut(texts, lengths)
+            lengths = lengths_of(texts)
+        rows = t.index.to_numpy() + r0
+        ws.write_strings(rows, c, texts, fmt)
+        width = float(lengths.max())
+        return width, ((rows, texts) if col.wrap else None)
 
     def cond_text(self, s: Sheet, key: str, rules: dict[str, str], *, first_row: int, n: int, col0: int = 0, how: str = "equal") -> None:
         """Colour cells of column ``key`` whose text is (or begins with) a value; the text stays."""
