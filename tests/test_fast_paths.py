@@ -246,3 +246,17 @@ def test_counting_helpers_equal_numpy_unique(high):
     if high < 10**9:
         assert distinct(keys).tolist() == u.tolist() and count_distinct(keys) == len(u)
     assert len(first_of_each(np.zeros(0, dtype=np.int64))[0]) == 0 and counts_per_row(np.zeros(0, dtype=np.int64)).size == 0
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_shared_texts_keeps_values_and_dtype_and_shares_objects(dtype):
+    from btm._groupwise import shared_texts
+
+    cells = ["".join(["PI", "NP"]) for _ in range(3000)] + ["CTX1", "", "PINP"]  # a new object per cell
+    col = pd.Series(cells, dtype=dtype, name="marker", index=range(10, 3013))
+    out = shared_texts(col)
+    pd.testing.assert_series_equal(out, col)
+    arr = out.to_numpy(dtype=object)
+    assert len({id(x) for x in arr}) == 3
+    distinct = pd.Series([str(i) for i in range(3000)], dtype=dtype)
+    assert shared_texts(distinct) is distinct  # all distinct: left alone
