@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import special as sc
 
 from ._groupwise import codes_of, count_distinct, counts_per_row, distinct, group_codes, groups_of, per_unique
+from ._roots import brentq, minimize_bounded
 from .errors import AnalysisError
 
 __all__ = [
@@ -190,9 +191,7 @@ def dz_confidence_interval(dz: float, n: int, level: float = 0.95) -> tuple[floa
         lo, hi = t_obs - spread, t_obs + spread
         if cdf(lo) < target or cdf(hi) > target:
             return math.nan
-        from scipy import optimize
-
-        return optimize.brentq(lambda nc: cdf(nc) - target, lo, hi, xtol=1e-12)
+        return brentq(lambda nc: cdf(nc) - target, lo, hi, xtol=1e-12)  # = scipy.optimize.brentq, step by step
 
     return solve(1 - alpha / 2) / math.sqrt(n), solve(alpha / 2) / math.sqrt(n)
 
@@ -505,10 +504,9 @@ def lmm_random_intercept(y: np.ndarray, X: np.ndarray, groups: np.ndarray) -> di
         llf = -0.5 * N * math.log(2 * math.pi * s2) - 0.5 * float(cnt_k @ np.log1p(sizes * gamma)) - 0.5 * N
         return llf, beta, s2
 
-    from scipy import optimize
-
-    res = optimize.minimize_scalar(lambda lg: -profile(lg)[0], bounds=(-20, 12), method="bounded", options={"xatol": 1e-8})
-    best = res.x if -res.fun >= profile(-20.0)[0] else -20.0  # gamma -> 0 (no subject variance) is the boundary
+    # = scipy.optimize.minimize_scalar(..., method="bounded", options={"xatol": 1e-8}), step by step
+    x, fun = minimize_bounded(lambda lg: -profile(lg)[0], -20.0, 12.0, xatol=1e-8)
+    best = x if -fun >= profile(-20.0)[0] else -20.0  # gamma -> 0 (no subject variance) is the boundary
     llf, beta, s2 = profile(best)
     return {"llf": llf, "beta": beta, "sigma2": s2, "tau2": s2 * math.exp(best), "n_obs": N, "n_groups": len(uniq)}
 
