@@ -34,6 +34,7 @@ __all__ = ["TableSheet", "excel_serial", "number_texts"]
 
 _BLOCK = 8192  # rows rendered at a time
 _STRMAX = 32767  # Excel's string limit in UTF-16 units
+_SMALL = 256  # columns up to this many cells are handled in plain Python (pandas' per-call cost dominates)
 
 
 def _texts_of(values: Any) -> np.ndarray:
@@ -56,8 +57,27 @@ def rich_safe(s: str) -> str:
     return f"<r><t{space}>{t}</t></r>"
 
 
+def _shared_one(x: str) -> str:
+    """:func:`_shared` of one text."""
+    if len(x) > _STRMAX // 2 and _utf16_len(x) > _STRMAX:
+        x = _utf16_truncate(x, _STRMAX)
+    return rich_safe(x) if x.startswith("<r>") and x.endswith("</r>") else x
+
+
+def _factorize(texts: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of non-missing texts (codes in order of first appearance, uniques)."""
+    if len(texts) > _SMALL:
+        codes, uniques = pd.factorize(np.asarray(texts, dtype=object))
+        return codes, np.asarray(uniques, dtype=object)
+    seen: dict[str, int] = {}
+    codes = [seen.setdefault(x, len(seen)) for x in (texts.tolist() if isinstance(texts, np.ndarray) else list(texts))]
+    return np.array(codes, dtype=np.intp), np.array(list(seen), dtype=object)
+
+
 def _shared(texts: np.ndarray) -> np.ndarray:
     """Shared-string keys of distinct texts: cut at Excel's limit in UTF-16 units, rich-looking ones made safe."""
+    if len(texts) <= _SMALL:  # the same keys, one Python step per text (cheaper than pandas for a few)
+        return np.array([_shared_one(x) for x in texts.tolist()], dtype=object)
     s = pd.Series(texts, dtype=object)
     long = np.fromiter(map(len, texts.tolist()), dtype=np.int64, count=len(texts)) > _STRMAX // 2
     if long.any():
@@ -108,8 +128,8 @@ class TableSheet(Worksheet):
 
     def write_strings(self, rows: np.ndarray, col: int, texts: Any, cell_format: Any) -> None:
         """Text cells: ``texts[i]`` (non-empty str) at ``rows[i]``, column ``col``."""
-        codes, uniques = pd.factorize(np.asarray(texts, dtype=object))
-        sst = self._sst(_shared(np.asarray(uniques, dtype=object)))
+        codes, uniques = _factorize(texts)
+        sst = self._sst(_shared(uniques))
         self.str_table.count += len(codes)
         mid = f'" s="{cell_format._get_xf_index()}" t="s"><v>'
         self._add(rows, col, codes=codes, values=_texts_of(sst.tolist()), mids=np.array([mid], dtype=object),

@@ -61,6 +61,28 @@ def _cut(texts: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
     return texts
 
 
+_SMALL = 256  # columns up to this many cells take the plain-Python path of :func:`_small_texts`
+
+
+def _small_texts(s: pd.Series, plain_words: bool) -> tuple[list[int], list[str]] | None:
+    """(positions, texts) of the non-empty texts of a short column whose values are all str or missing
+    (None, NaN, pd.NA), as :meth:`Writer._texts_frame` finds them; ``None`` for any other value (that path decides)."""
+    pos: list[int] = []
+    vals: list[str] = []
+    words: dict[str, str] = {}
+    for i, v in enumerate(s.tolist()):
+        if type(v) is not str:
+            if v is None or v is pd.NA or (type(v) is float and v != v):
+                continue
+            return None
+        if plain_words:
+            v = words[v] if v in words else words.setdefault(v, plain(v))
+        if v != "":
+            pos.append(i)
+            vals.append(v)
+    return pos, vals
+
+
 class Writer:
     """A workbook being written: its formats, sheets and the table writer."""
 
@@ -244,26 +266,39 @@ class Writer:
 
     def _texts(self, ws: Any, r0: int, c: int, s: pd.Series, col: Col) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
         fmt = self.f["wrap"] if col.wrap else self.f["text"]
+        small = _small_texts(s, col.plain) if len(s) <= _SMALL else None
+        if small is not None:  # a small column of texts: the same cells without the per-call cost of pandas
+            pos, vals = small
+            if not pos:
+                return 0.0, None
+            texts = np.array(vals, dtype=object)
+            rows = np.array(pos, dtype=np.int64) + r0
+        else:
+            rows, texts = self._texts_frame(s, col)
+            if not len(texts):
+                return 0.0, None
+        lengths = lengths_of(texts)
+        if lengths.max() > MAX_CELL_CHARS:
+            texts = _cut(texts, lengths)
+            lengths = lengths_of(texts)
+        rows = rows + r0 if small is None else rows
+        ws.write_strings(rows, c, texts, fmt)
+        width = float(lengths.max())
+        return width, ((rows, texts) if col.wrap else None)
+
+    @staticmethod
+    def _texts_frame(s: pd.Series, col: Col) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, texts) of the non-empty texts of a column, whole-column operations."""
         s = s.reset_index(drop=True)
         s = s[s.notna()]
         if not len(s):
-            return 0.0, None
+            return np.array([], dtype=np.int64), np.array([], dtype=object)
         t = s.astype(str)
         if col.plain:  # once per distinct code
             codes, uniques = pd.factorize(t)
             t = pd.Series(np.array([plain(u) for u in uniques], dtype=object)[codes], index=t.index, dtype=object)
         t = t[t != ""]
-        if not len(t):
-            return 0.0, None
-        texts = t.to_numpy(dtype=object)
-        lengths = lengths_of(texts)
-        if lengths.max() > MAX_CELL_CHARS:
-            texts = _cut(texts, lengths)
-            lengths = lengths_of(texts)
-        rows = t.index.to_numpy() + r0
-        ws.write_strings(rows, c, texts, fmt)
-        width = float(lengths.max())
-        return width, ((rows, texts) if col.wrap else None)
+        return t.index.to_numpy(), t.to_numpy(dtype=object)
 
     def cond_text(self, s: Sheet, key: str, rules: dict[str, str], *, first_row: int, n: int, col0: int = 0, how: str = "equal") -> None:
         """Colour cells of column ``key`` whose text is (or begins with) a value; the text stays."""
