@@ -8,6 +8,7 @@ or a long one (one row per result).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -139,10 +140,9 @@ def _grid(raw: RawSheet, layout: SheetLayout, end: int | None = None) -> tuple[n
             row_index = np.asarray(keep, dtype=np.int64)
             data = [data[i] for i in keep]
     width = max((c.index for c in layout.columns), default=0) + 1
-    if data and len(set(map(len, data))) == 1 and len(data[0]) >= width:
-        arr = np.empty((len(data), len(data[0])), dtype=object)
-        arr[:] = data
-        return arr, row_index, n_blank
+    if data and len(set(map(len, data))) == 1 and len(data[0]) >= width:  # rectangular: one flat pass
+        cells = np.fromiter(chain.from_iterable(data), dtype=object, count=len(data) * len(data[0]))
+        return cells.reshape(len(data), len(data[0])), row_index, n_blank
     arr = np.full((len(data), width), "", dtype=object)
     for i, r in enumerate(data):
         m = min(len(r), width)

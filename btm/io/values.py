@@ -133,6 +133,9 @@ def cell_texts(cells: Any, *, strip: bool = False) -> np.ndarray:
     if n == 0:
         return out
     if pd.api.types.infer_dtype(arr, skipna=False) == "string":  # all text (a fast C check)
+        if strip:  # (what the general path below gives, without its masks)
+            codes, uniques = pd.factorize(arr)
+            return np.array([u.strip() for u in uniques], dtype=object)[codes]
         out[:] = arr
         is_str = np.ones(n, dtype=bool)
     else:
