@@ -222,6 +222,21 @@ def cases(files: dict[str, Path], work: Path) -> list[Case]:
     ]
 
 
+def _bytecode_note() -> str:
+    """Whether btm's modules start from compiled bytecode: a pip install writes it; an editable install
+    under PYTHONDONTWRITEBYTECODE=1 compiles every module at every start (~0.15-0.5 s per command)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("btm")
+    pkg = Path(spec.origin).parent if spec and spec.origin else None
+    cached = pkg is not None and any((pkg / "__pycache__").glob("cli.*.pyc"))
+    where = f"btm from {pkg}" if pkg else "btm not found"
+    if cached:
+        return f"{where}: bytecode compiled (as a pip install leaves it)"
+    off = " (PYTHONDONTWRITEBYTECODE is set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
+    return f"{where}: NO compiled bytecode{off}: every command compiles btm's modules; `python -m compileall btm` first to measure as installed"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="1/10 sizes and 2 runs")
@@ -235,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{dt.date.today()} · python {platform.python_version()}, pandas {version('pandas')}, numpy {np.__version__}, "
           f"btm {version('btm')} · {platform.machine()}, {os.cpu_count()} cpus · median of {runs} runs")
+    print(_bytecode_note())
     tmp = None
     if args.keep:
         work = Path(args.keep).resolve()
