@@ -164,3 +164,44 @@ def test_repeated_numbers_are_formatted_once_and_written_as_pandas_writes_them()
     df = pd.DataFrame({"v": vals, "s": ["a", "b,c", "=d"] * 120, "b": pd.Series([True, None, False] * 120, dtype=object)})
     assert csv_text(df) == _reference_csv(df)
     assert "-0.0" in csv_text(df)
+
+
+@st.composite
+def _repetitive_tables(draw):
+    """Many rows drawn from few distinct cells per column, so neighbouring coded columns merge."""
+    n = draw(st.integers(16, 300))
+    pick = st.lists(st.integers(0, 2), min_size=n, max_size=n)
+    texts = draw(st.lists(st.one_of(ANY_TEXT, st.none()), min_size=3, max_size=3))
+    floats = draw(st.lists(FLOATS, min_size=3, max_size=3))
+    few = draw(st.lists(st.sampled_from(["x", "y,z", 'q"', "=1", None]), min_size=3, max_size=3))
+    df = pd.DataFrame({"text": pd.Series([texts[k] for k in draw(pick)], dtype=object),
+                       "f": np.array([floats[k] for k in draw(pick)], dtype=float),
+                       "few": pd.Series([few[k] for k in draw(pick)], dtype="str"),
+                       "g": np.array([floats[k] for k in draw(pick)], dtype=float)})
+    df["cat"] = pd.Series([few[k] for k in draw(pick)], dtype="str").astype("category")
+    df["many"] = np.arange(n) / 7  # (distinct numbers: not coded, breaks a run)
+    cols = draw(st.permutations(list(df.columns)))
+    return df[cols]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_repetitive_tables(), st.sampled_from([5, 64, 20_000]))
+def test_merged_neighbouring_columns_write_what_pandas_writes(df, chunk):
+    import btm.io._csvout as out
+
+    want = w._prepared(df).to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    old = out.CHUNK_ROWS
+    out.CHUNK_ROWS = chunk
+    try:
+        assert csv_text(df) == want
+    finally:
+        out.CHUNK_ROWS = old
+
+
+def test_neighbouring_coded_columns_are_merged():
+    from btm.io._csvout import _encoders, _merged
+
+    df = pd.DataFrame({"a": ["x", "y,z"] * 500, "b": [0.5, np.nan] * 500, "c": pd.Series(['q"', None] * 500, dtype="str"), "d": np.arange(1000) / 7.0})
+    encs = _encoders(df, w._escape_distinct)
+    assert len(_merged(encs, len(df))) == 2
+    assert csv_text(df) == _reference_csv(df)
