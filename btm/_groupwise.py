@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["codes_of", "count_distinct", "counts_per_row", "distinct", "first_of_each", "group_codes", "groups_of", "joined_in_order", "per_unique", "shared_texts", "take_texts"]
+__all__ = ["codes_of", "count_distinct", "counts_per_row", "distinct", "first_of_each", "group_codes", "groups_of", "joined_in_order", "per_unique", "shared_texts"]
 
 
 def distinct(codes: np.ndarray) -> np.ndarray:
@@ -120,11 +120,6 @@ def joined_in_order(gcode: np.ndarray, ngroups: int, values: np.ndarray, sep: st
         seqs[gi] = (seqs[gi] + sep if seqs[gi] else "") + str(vuniq[vi])
     pat, pu = pd.factorize(seqs)
     return pat.astype(np.int64), [str(x) for x in pu]
-
-
-def take_texts(codes: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-    """An object array of ``texts[code]`` per row."""
-    return np.asarray(list(texts) + [""], dtype=object)[codes]
 
 
 def groups_of(frame: pd.DataFrame, keys: Sequence[str]) -> list[tuple[tuple[Any, ...], np.ndarray]]:
