@@ -479,6 +479,10 @@ def test_options_and_results_pages(browser, tmp_path):
     while "Analysing the study" in (page := browser.get(r.headers["location"]).text) and time.time() - t0 < 120:
         time.sleep(0.3)
     assert "Download the Excel report" in page and "CTX1" in page
+    # codes in the report's plain words (the control arm's literature expectation)
+    evidence = browser.get(f"/studies/{sid}/results?tab=evidence").text
+    for text in (page, evidence):
+        assert "<td>no change</td>" in text and "<td>no_change</td>" not in text
     for tab in ("results", "changes", "arms", "evidence", "problems"):
         assert browser.get(f"/studies/{sid}/results?tab={tab}").status_code == 200
     assert "haemolysed" in browser.get(f"/studies/{sid}/results?tab=problems").text

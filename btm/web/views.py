@@ -115,7 +115,10 @@ def cite(source: Any) -> str:
 
 
 def pretty(code: Any) -> str:
-    return "" if _is_missing(code) else str(code).replace("_", " ")
+    """A code in the report's plain words (``no_change`` -> ``no change``): :func:`btm.summary.plain`."""
+    from ..summary import plain
+
+    return "" if _is_missing(code) else plain(code)
 
 
 ARM_COLOURS = ["#1f6f8b", "#c05621", "#2f855a", "#6b46c1", "#b7791f", "#2b6cb0", "#9b2c2c", "#4a5568"]
