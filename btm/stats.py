@@ -399,11 +399,13 @@ def between_groups(
     rows = []
     keys = ["marker", "specimen", "unit", "timepoint_from", "timepoint_to"]
     ok = np.isfinite(changes["log_ratio"].to_numpy(dtype=float))
-    data = changes.loc[ok, [*keys, "group", "value_from", "value_to", "log_ratio", "change_pct"]]
-    gcode, gnames = codes_of(data["group"])
+    gcode, gnames = codes_of(changes["group"])
     arm_of = {str(n): k for k, n in enumerate(gnames)}
-    cols = {c: data[c].to_numpy(dtype=float) for c in ("value_from", "value_to", "log_ratio", "change_pct")}
-    for key, idx in groups_of(data, keys):
+    cols = {c: changes[c].to_numpy(dtype=float) for c in ("value_from", "value_to", "log_ratio", "change_pct")}
+    # the complete pairs of each key, keys in order of their first complete pair (no copy of the rows)
+    complete = [(key, idx[ok[idx]]) for key, idx in groups_of(changes, keys)]
+    complete = sorted(((k, i) for k, i in complete if len(i)), key=lambda ki: ki[1][0])
+    for key, idx in complete:
         ctrl_rows = idx[gcode[idx] == arm_of.get(control, -1)]
         for arm in groups:
             tr_rows = idx[gcode[idx] == arm_of.get(arm, -1)]

@@ -364,7 +364,7 @@ def _intervals(res: pd.DataFrame, markers: Sequence[str]) -> pd.DataFrame:
     cols = INTERVAL_COLUMNS[:-1]
     if res.empty or not all(c in res for c in cols):
         return _empty(INTERVAL_COLUMNS)
-    used = res[res["ref_high"].notna() | res["ref_low"].notna()]
+    used = res.loc[(res["ref_high"].notna() | res["ref_low"].notna()).to_numpy(dtype=bool), cols]  # these columns only: no copy of the table
     iv = used.groupby(cols, dropna=False, sort=False).size().reset_index(name="n")
     iv = iv.assign(_m=iv["marker"].map({m: i for i, m in enumerate(markers)}).fillna(len(markers)))
     return iv.sort_values(["_m", "ref_population", "ref_low"], kind="stable").drop(columns="_m").reset_index(drop=True)
@@ -373,7 +373,7 @@ def _intervals(res: pd.DataFrame, markers: Sequence[str]) -> pd.DataFrame:
 def _rcvs(ch: pd.DataFrame, markers: Sequence[str]) -> pd.DataFrame:
     if ch.empty or "rcv_source" not in ch:
         return _empty(RCV_COLUMNS)
-    rc = ch[ch["rcv_up_pct"].notna()].groupby(RCV_COLUMNS[:-1], sort=False).size().reset_index(name="n")
+    rc = ch.loc[ch["rcv_up_pct"].notna().to_numpy(dtype=bool), RCV_COLUMNS[:-1]].groupby(RCV_COLUMNS[:-1], sort=False).size().reset_index(name="n")
     rc = rc.assign(_m=rc["marker"].map({m: i for i, m in enumerate(markers)}).fillna(len(markers)))
     return rc.sort_values("_m", kind="stable").drop(columns="_m").reset_index(drop=True)
 

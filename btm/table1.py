@@ -251,7 +251,8 @@ def table_one(
     rows += _categorical_rows(subj, "sex", "Sex", _SEX, arms, p_values)
     women = subj[subj["sex"].astype(str) == "F"]
     rows += _categorical_rows(women, "menopausal_status", "Menopausal status (women)", _MENO, arms, p_values)
-    values, notes = _baseline_values(results[results["group"].isin(arms)], baselines)
+    cols = [c for c in ("group", "subject_id", "timepoint", "marker", "specimen", "unit", "value", "censored") if c in results]
+    values, notes = _baseline_values(results.loc[results["group"].isin(arms).to_numpy(dtype=bool), cols], baselines)
     rows += _marker_rows(values, notes, markers, arms, p_values)
     out = pd.DataFrame(rows)
     for c in TABLE1_COLUMNS:
