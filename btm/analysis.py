@@ -140,35 +140,55 @@ STAT_COLUMNS = ["subject_id", "group", "marker", "specimen", "unit", "timepoint_
                 "censored_from", "censored_to", "change_pct", "log_ratio", "direction"]
 
 
-def _implausible_left_out(changes: pd.DataFrame, results: pd.DataFrame, keep: bool, notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Changes and results for the arm statistics: pairs with a value flagged UNIT_MAGNITUDE (about
-    1000x outside every published interval: a unit error, not a biological change) get no log ratio,
-    so they count in ``n_other_excluded``; results with the flag leave the mixed model. ``keep``
-    (``--keep-implausible``) includes them."""
+def _implausible_left_out(parts: list[pd.DataFrame], results: pd.DataFrame, keep: bool, notes: list[str]) -> tuple[list[pd.DataFrame], pd.DataFrame]:
+    """Changes (in parts: markers, ratios) and results for the arm statistics: pairs with a value
+    flagged UNIT_MAGNITUDE (about 1000x outside every published interval: a unit error, not a
+    biological change) get no log ratio, so they count in ``n_other_excluded``; results with the
+    flag leave the mixed model. ``keep`` (``--keep-implausible``) includes them."""
     rows = (results["flags"].astype(str).str.contains(IMPLAUSIBLE, regex=False).to_numpy(dtype=bool)
             if "flags" in results and len(results) else np.zeros(len(results), dtype=bool))
-    pairs = np.zeros(len(changes), dtype=bool)
-    if rows.any() and len(changes):
-        bad = set((results.loc[rows, "subject_id"].astype(str) + "\x1f" + results.loc[rows, "marker"].astype(str) + "\x1f"
-                   + results.loc[rows, "timepoint"].astype(str)).tolist())
-        sid = changes["subject_id"].astype(str)
-        for tp in ("timepoint_from", "timepoint_to"):
-            for part in changes["marker"].astype(str).str.split("/", expand=True).T.to_numpy():  # a ratio: either component
-                key = sid + "\x1f" + pd.Series(part, index=changes.index).fillna("") + "\x1f" + changes[tp].astype(str)
-                pairs |= key.isin(bad).to_numpy()
-    if not pairs.any() and not rows.any():
-        return changes, results
+    if not rows.any():
+        return parts, results
+    bad = set((results.loc[rows, "subject_id"].astype(str) + "\x1f" + results.loc[rows, "marker"].astype(str) + "\x1f"
+               + results.loc[rows, "timepoint"].astype(str)).tolist())
+    flagged = []
+    for changes in parts:
+        pairs = np.zeros(len(changes), dtype=bool)
+        if len(changes):
+            sid = changes["subject_id"].astype(str)
+            for tp in ("timepoint_from", "timepoint_to"):
+                for part in changes["marker"].astype(str).str.split("/", expand=True).T.to_numpy():  # a ratio: either component
+                    key = sid + "\x1f" + pd.Series(part, index=changes.index).fillna("") + "\x1f" + changes[tp].astype(str)
+                    pairs |= key.isin(bad).to_numpy()
+        flagged.append(pairs)
+    n = int(sum(int(p.sum()) for p in flagged))
     if keep:
-        notes.append(f"{int(pairs.sum())} pair(s) with a value flagged {IMPLAUSIBLE} are included in the arm statistics (--keep-implausible)")
-        return changes, results
-    out = changes.copy()
-    out.loc[pairs, "log_ratio"] = np.nan
+        notes.append(f"{n} pair(s) with a value flagged {IMPLAUSIBLE} are included in the arm statistics (--keep-implausible)")
+        return parts, results
     notes.append(
-        f"{int(pairs.sum())} pair(s) with a value flagged {IMPLAUSIBLE} (about 1000x outside every published interval: "
+        f"{n} pair(s) with a value flagged {IMPLAUSIBLE} (about 1000x outside every published interval: "
         "probably a unit error) are left out of the arm statistics and counted in n_other_excluded; "
         "--keep-implausible includes them"
     )
+    out = [c.assign(log_ratio=np.where(p, np.nan, c["log_ratio"].to_numpy(dtype=float))) if p.any() else c for c, p in zip(parts, flagged, strict=True)]
     return out, results.loc[~rows]
+
+
+def _stat_parts(ch: pd.DataFrame, ratio_ch: pd.DataFrame) -> list[pd.DataFrame]:
+    """The changes the arm statistics read: the markers' and the ratios' (in :data:`STAT_COLUMNS`),
+    as two tables rather than one joined copy. Their p-value families are apart (a ratio's name
+    holds "/"), so the statistics of each equal those of the two joined; a marker named with "/"
+    would share the ratios' family, and is then joined with them."""
+    parts = [p for p in (ch[STAT_COLUMNS], ratio_ch[STAT_COLUMNS]) if len(p)] or [ch[STAT_COLUMNS]]
+    if len(parts) > 1 and per_unique(ch["marker"], lambda u: u.astype(str).str.contains("/", regex=False)).any():
+        parts = [pd.concat(parts, ignore_index=True)]
+    return parts
+
+
+def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rows of the non-empty frames, in order (the first frame when all are empty)."""
+    full = [f for f in frames if len(f)]
+    return frames[0] if not full else full[0] if len(full) == 1 else pd.concat(full, ignore_index=True)
 
 
 def _unpaired_notes(data: pd.DataFrame) -> list[str]:
@@ -282,18 +302,17 @@ def analyze(data: pd.DataFrame, options: AnalysisOptions | None = None, **change
     if opts.population:  # validated by AnalysisOptions
         populations = {g: (opts.population, "as given") for g in populations}
     ratio_ch = pd.concat([_ratio_changes(interp.balance[interp.balance["group"] == g], o) for g, o in arm_orders.items()] or [pd.DataFrame(columns=CHANGE_COLUMNS)], ignore_index=True)
-    # the arm statistics read only these columns: the markers' and ratios' changes are joined on
-    # them alone, so the 400,000-row table is not copied whole (a third less memory at the peak)
-    both = pd.concat([ch[STAT_COLUMNS], ratio_ch[STAT_COLUMNS]], ignore_index=True) if len(ratio_ch) else ch[STAT_COLUMNS]
+    parts = _stat_parts(ch, ratio_ch)
     del ratio_ch
-    both, lmm_results = _implausible_left_out(both, interp.results, opts.keep_implausible, notes)
-    cohort = cohort_stats(both, test=opts.test, adjust=opts.adjust)
+    parts, lmm_results = _implausible_left_out(parts, interp.results, opts.keep_implausible, notes)
+    cohort = _joined([cohort_stats(p, test=opts.test, adjust=opts.adjust) for p in parts])
     if len(cohort):
         cohort["_tp"] = cohort["timepoint_to"].map(order.rank())
         cohort = cohort.sort_values(["_tp", "group", "marker"], kind="stable").drop(columns="_tp").reset_index(drop=True)
     between = pd.DataFrame()
     if control:
-        between = between_groups(both, control=control, method=opts.between, adjust=opts.adjust)
+        arms = list(dict.fromkeys(str(g) for p in parts for g in pd.unique(p["group"])))
+        between = _joined([between_groups(p, control=control, method=opts.between, adjust=opts.adjust, arms=arms) for p in parts])
         if len(order.order) > 2:
             lmm = mixed_model_tests(lmm_results, order=list(order.order), control=control, adjust=opts.adjust)
             between = pd.concat([between, lmm], ignore_index=True)

@@ -355,6 +355,7 @@ def _options_from_args(args: argparse.Namespace, base):
 def _run_analysis(args: argparse.Namespace, *, rejected_to: str, warnings_to: str):
     """(import result, analysis result, study or None) from files or a study TOML."""
     from .analysis import AnalysisOptions, analyze, load_study
+    from .io.load import release_cell_texts
 
     study = None
     if len(args.inputs) == 1 and args.inputs[0].lower().endswith(".toml"):
@@ -362,6 +363,7 @@ def _run_analysis(args: argparse.Namespace, *, rejected_to: str, warnings_to: st
     opts = _options_from_args(args, study.options if study else AnalysisOptions())
     imported = _import(args, study)
     _print_import_summary(imported, rejected_to=rejected_to, warnings_to=warnings_to)
+    release_cell_texts(imported)  # the analysis runs in the memory the files' cells held
     return imported, analyze(imported.data, opts), study
 
 

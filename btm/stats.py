@@ -33,7 +33,7 @@ import pandas as pd
 # t, chi-squared and noncentral t by the functions scipy.stats calls (importing scipy.stats is slow)
 from scipy import special as sc
 
-from ._groupwise import codes_of, count_distinct, counts_per_row, distinct, group_codes, groups_of, per_unique
+from ._groupwise import codes_of, count_distinct, counts_per_row, distinct, first_of_each, group_codes, groups_of, per_unique
 from ._roots import brentq, minimize_bounded
 from .errors import AnalysisError
 
@@ -376,8 +376,13 @@ def between_groups(
     control: str,
     method: str = "ancova",
     adjust: str = "holm",
+    arms: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Each arm against ``control``, per marker and follow-up timepoint.
+
+    ``arms`` are the arms of the study, in order (default: those with rows in ``changes``, in order
+    of appearance); each is compared on every marker and timepoint, with a note where it has
+    fewer than two complete pairs.
 
     Returns
     -------
@@ -392,7 +397,7 @@ def between_groups(
         raise AnalysisError(f"unknown between-arm method {method!r}; use ancova, welch or mannwhitney")
     if changes.empty:
         return pd.DataFrame(columns=BETWEEN_COLUMNS)
-    arms_present = [str(g) for g in pd.unique(changes["group"])]
+    arms_present = [str(g) for g in pd.unique(changes["group"])] if arms is None else [str(g) for g in arms]
     groups = [g for g in dict.fromkeys(arms_present) if g != control]
     if control not in set(arms_present):
         raise AnalysisError(f"control arm {control!r} has no paired data")
@@ -564,12 +569,23 @@ def _lmm_row(y: np.ndarray, design: tuple[np.ndarray, ...], subjects: np.ndarray
 def _lmm_data(results: pd.DataFrame, order: Sequence[str]) -> dict[str, Any]:
     """The uncensored results at the ordered timepoints, as codes: subject, arm, timepoint, measure."""
     keep = ((results["censored"].fillna("") == "") & results["timepoint"].isin(order) & (results["group"].astype(str) != "")).to_numpy(dtype=bool)
-    sub = results.loc[keep, ["subject_id", "group", "timepoint", "value", "marker", "specimen", "unit"]]
-    d: dict[str, Any] = {"value": sub["value"].to_numpy(dtype=float)}
+    rows = np.flatnonzero(keep)  # the columns are coded whole and the kept rows' codes renumbered: no copy of the rows
+
+    def kept(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The kept rows' codes, renumbered in order of first appearance among them, and the old code of each."""
+        sub, old = pd.factorize(codes[rows])
+        return sub.astype(np.int64, copy=False), old
+
+    d: dict[str, Any] = {"value": results["value"].to_numpy(dtype=float)[rows]}
     for c in ("subject_id", "group", "timepoint"):
-        d[c], d[c + "_names"] = codes_of(sub[c])
-    d["measure"], d["n_measures"], first = group_codes(sub["marker"], sub["specimen"], sub["unit"])
-    d["measure_keys"] = list(zip(*(sub[c].to_numpy(dtype=object)[first] for c in ("marker", "specimen", "unit")), strict=True))
+        codes, names = codes_of(results[c])
+        d[c], old = kept(codes)
+        d[c + "_names"] = names[old]
+    full, _, _ = group_codes(results["marker"], results["specimen"], results["unit"])
+    d["measure"], old = kept(full)
+    d["n_measures"] = len(old)
+    first = rows[first_of_each(d["measure"])[1]]
+    d["measure_keys"] = list(zip(*(results[c].to_numpy(dtype=object)[first] for c in ("marker", "specimen", "unit")), strict=True))
     return d
 
 

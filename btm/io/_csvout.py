@@ -148,11 +148,19 @@ class _Coded:
         return self.table[self.codes[i:j]]
 
 
+def _narrow(codes: np.ndarray, size: int) -> np.ndarray:
+    """Codes in ``[0, size)`` in the smallest unsigned type that holds them: one byte per row for a
+    column of a few distinct texts (every column's codes are held while a table is written)."""
+    for t in (np.uint8, np.uint16, np.uint32):
+        if size <= np.iinfo(t).max + 1:
+            return codes.astype(t, copy=False)
+    return codes.astype(np.int64, copy=False)
+
+
 def _coded(codes: np.ndarray, texts: np.ndarray) -> Encoder:
     """Rows take the encoded text of their code; code -1 (missing) is empty."""
     table = np.append(texts, "").astype(object)
-    codes = np.where(codes < 0, len(texts), codes).astype(np.int32 if len(table) < 2**31 else np.int64)
-    return _Coded(codes, table)
+    return _Coded(_narrow(np.where(codes < 0, len(texts), codes), len(table)), table)
 
 
 def _merged(encoders: list[Encoder], n: int) -> list[Encoder]:
@@ -167,7 +175,7 @@ def _merged(encoders: list[Encoder], n: int) -> list[Encoder]:
             codes, uniq = _factorized(both, len(last.table) * len(enc.table))
             if len(uniq) <= n // 8:
                 texts = map(",".join, zip(last.table[uniq // len(enc.table)], enc.table[uniq % len(enc.table)], strict=True))
-                out[-1] = _Coded(codes.astype(np.int32), np.fromiter(texts, dtype=object, count=len(uniq)))
+                out[-1] = _Coded(_narrow(codes, len(uniq)), np.fromiter(texts, dtype=object, count=len(uniq)))
                 continue
         out.append(enc)
     return out
