@@ -354,9 +354,11 @@ def _options_from_args(args: argparse.Namespace, base):
 
 def _run_analysis(args: argparse.Namespace, *, rejected_to: str, warnings_to: str):
     """(import result, analysis result, study or None) from files or a study TOML."""
+    from ._memory import fix_mmap_threshold
     from .analysis import AnalysisOptions, analyze, load_study
     from .io.load import release_cell_texts
 
+    fix_mmap_threshold()  # freed columns go back to the system, not into heap holes (see btm._memory)
     study = None
     if len(args.inputs) == 1 and args.inputs[0].lower().endswith(".toml"):
         study = load_study(args.inputs[0])

@@ -165,3 +165,16 @@ def test_csv_codes_of_any_width_write_the_same_text(n_distinct):
     buf = io.StringIO()
     df.to_csv(buf, index=False, lineterminator="\r\n")
     assert csv_text(df) == buf.getvalue()
+
+
+def test_mmap_threshold_is_set_where_glibc_is_and_harmless_elsewhere():
+    import sys
+
+    from btm._memory import fix_mmap_threshold
+
+    ok = fix_mmap_threshold()
+    if sys.platform.startswith("linux") and __import__("platform").libc_ver()[0] == "glibc":
+        assert ok is True
+    else:
+        assert ok is False
+    assert np.arange(1 << 20).sum() == (1 << 20) * ((1 << 20) - 1) // 2  # large blocks still allocate and free
