@@ -152,13 +152,13 @@ def _implausible_left_out(parts: list[pd.DataFrame], results: pd.DataFrame, keep
     bad = set((results.loc[rows, "subject_id"].astype(str) + "\x1f" + results.loc[rows, "marker"].astype(str) + "\x1f"
                + results.loc[rows, "timepoint"].astype(str)).tolist())
     flagged = []
-    for changes in parts:
-        pairs = np.zeros(len(changes), dtype=bool)
-        if len(changes):
-            sid = changes["subject_id"].astype(str)
+    for table in parts:
+        pairs = np.zeros(len(table), dtype=bool)
+        if len(table):
+            sid = table["subject_id"].astype(str)
             for tp in ("timepoint_from", "timepoint_to"):
-                for part in changes["marker"].astype(str).str.split("/", expand=True).T.to_numpy():  # a ratio: either component
-                    key = sid + "\x1f" + pd.Series(part, index=changes.index).fillna("") + "\x1f" + changes[tp].astype(str)
+                for part in table["marker"].astype(str).str.split("/", expand=True).T.to_numpy():  # a ratio: either component
+                    key = sid + "\x1f" + pd.Series(part, index=table.index).fillna("") + "\x1f" + table[tp].astype(str)
                     pairs |= key.isin(bad).to_numpy()
         flagged.append(pairs)
     n = int(sum(int(p.sum()) for p in flagged))

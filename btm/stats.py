@@ -33,7 +33,16 @@ import pandas as pd
 # t, chi-squared and noncentral t by the functions scipy.stats calls (importing scipy.stats is slow)
 from scipy import special as sc
 
-from ._groupwise import codes_of, count_distinct, counts_per_row, distinct, first_of_each, group_codes, groups_of, per_unique
+from ._groupwise import (
+    codes_of,
+    count_distinct,
+    counts_per_row,
+    distinct,
+    first_of_each,
+    group_codes,
+    groups_of,
+    per_unique,
+)
 from ._roots import brentq, minimize_bounded
 from .errors import AnalysisError
 
