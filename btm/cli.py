@@ -370,7 +370,7 @@ def _run_analysis(args: argparse.Namespace, *, rejected_to: str, warnings_to: st
 
 
 def _print_analysis_summary(summary, file=None) -> None:
-    """The notes and the headline of a :class:`~btm.summary.Summary`: every arm, marker and visit."""
+    """The notes and the headline of a :class:`~btm.summary.Summary` or :class:`~btm.summary.Brief`: every arm, marker and visit."""
     import pandas as pd
 
     out = file or sys.stdout
@@ -459,12 +459,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .io.outputs import OutputSet
-    from .summary import summarize
+    from .summary import brief
 
     out = Path(args.output)
     guard = _guard(args, [out / name for name in ANALYSIS_FILES], _study_of(args))
     imported, a, _ = _run_analysis(args, rejected_to=str(out / "rejected.csv"), warnings_to=str(out / "warnings.csv"))
-    _print_analysis_summary(summarize(a, imported))
+    _print_analysis_summary(brief(a))
     with OutputSet(guard) as staged:
         written = write_analysis(a, imported, args.output, inputs=args.inputs, outputs=staged)
         staged.commit()

@@ -35,7 +35,9 @@ __all__ = [
     "REJECTED_GROUP_COLUMNS",
     "TRAJECTORY_COLUMNS",
     "VISIT_COLUMNS",
+    "Brief",
     "Summary",
+    "brief",
     "display_decimals",
     "plain",
     "rejected_groups",
@@ -505,6 +507,40 @@ def _glance(a: Any, imported: Any, s: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=GLANCE_COLUMNS)
 
 
+def _notes(a: Any, arms: list[str], visits: dict[str, tuple[str, ...]], head: pd.DataFrame) -> tuple[str, ...]:
+    """The analysis notes, and one per arm that shares no follow-up visit with control."""
+    notes = list(a.notes)
+    if a.control and len(head):
+        alone = [g for g in arms if g != a.control and head.loc[head["group"] == g, "pct_difference"].isna().all()
+                 and (head["group"] == g).any()]
+        notes += [f"arm {g!r}: no visit in common with the control arm ({', '.join(visits[g])} vs "
+                  f"{', '.join(visits.get(a.control, ()))}): no comparison with control" for g in alone
+                  if not set(visits[g][1:]) & set(visits.get(a.control, ())[1:])]
+    return tuple(notes)
+
+
+@dataclass(frozen=True)
+class Brief:
+    """What the console prints after ``btm analyze``: the notes, the headline and the mixed-model
+    tests, as in :class:`Summary` (computed by the same functions, without the rest)."""
+
+    control: str | None
+    notes: tuple[str, ...]
+    headline: pd.DataFrame
+    mixed_model: pd.DataFrame
+
+
+def brief(a: Any) -> Brief:
+    """The :class:`Brief` of an analysis: ``summarize(a)``'s notes, headline and mixed-model table
+    without Table 1, trajectories, intervals and counts (a second of work on 400,000 results)."""
+    res = a.results
+    arms = arm_order(a)
+    markers = marker_order(res["marker"]) if len(res) else []
+    visits = _arm_visits(a, arms)
+    head = _headline(a, arms, markers, visits)
+    return Brief(control=a.control, notes=_notes(a, arms, visits, head), headline=head, mixed_model=_mixed_model(a, arms, markers))
+
+
 def summarize(a: Any, imported: Any = None, *, title: str = "", table1_p: bool = False) -> Summary:
     """The summary of an analysis that every output renders.
 
@@ -550,13 +586,7 @@ def summarize(a: Any, imported: Any = None, *, title: str = "", table1_p: bool =
         "pairs_excluded": int(excl["n_censored_excluded"].sum() + excl["n_other_excluded"].sum()) if len(excl) else 0,
     }
     glance = _glance(a, imported, {"counts": counts, "arms": arms, "markers": markers})
-    notes = list(a.notes)
-    if a.control and len(head):
-        alone = [g for g in arms if g != a.control and head.loc[head["group"] == g, "pct_difference"].isna().all()
-                 and (head["group"] == g).any()]
-        notes += [f"arm {g!r}: no visit in common with the control arm ({', '.join(visits[g])} vs "
-                  f"{', '.join(visits.get(a.control, ()))}): no comparison with control" for g in alone
-                  if not set(visits[g][1:]) & set(visits.get(a.control, ())[1:])]
+    notes = _notes(a, arms, visits, head)
     return Summary(
         title=title, arms=tuple(arms), markers=tuple(markers), timepoints=tuple(a.order.order), baseline=a.order.baseline,
         control=a.control, arm_visits=visits, tests=_tests(a), counts=counts, glance=glance, arm_table=_arm_table(a, arms),
@@ -566,5 +596,5 @@ def summarize(a: Any, imported: Any = None, *, title: str = "", table1_p: bool =
                          markers=markers, p_values=table1_p),
         table1_p=table1_p, missing_visits=missing, exclusions=excl, intervals=_intervals(res, markers),
         rcvs=_rcvs(a.changes, markers), flag_counts=_flag_counts(res), rejected=rejected,
-        rejected_groups=rejected_groups(rejected), marker_units=_marker_units(res, markers), notes=tuple(notes),
+        rejected_groups=rejected_groups(rejected), marker_units=_marker_units(res, markers), notes=notes,
     )

@@ -178,3 +178,17 @@ def test_mmap_threshold_is_set_where_glibc_is_and_harmless_elsewhere():
     else:
         assert ok is False
     assert np.arange(1 << 20).sum() == (1 << 20) * ((1 << 20) - 1) // 2  # large blocks still allocate and free
+
+
+@pytest.mark.parametrize("sample", ["trial_exercise.xlsx", "research_timepoints.xlsx"])
+def test_the_console_brief_equals_the_summary(sample):
+    from pathlib import Path
+
+    from btm.summary import brief, summarize
+
+    imported = read_results([Path(__file__).resolve().parent.parent / "sample_data" / sample])
+    a = analyze(imported.data)
+    s, b = summarize(a, imported), brief(a)
+    assert b.control == s.control and b.notes == s.notes
+    pd.testing.assert_frame_equal(b.headline, s.headline)
+    pd.testing.assert_frame_equal(b.mixed_model, s.mixed_model)
