@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["codes_of", "count_distinct", "counts_per_row", "distinct", "first_of_each", "group_codes", "groups_of", "joined_in_order", "per_unique", "shared_texts"]
+__all__ = ["codes_of", "count_distinct", "counts_per_row", "distinct", "first_of_each", "group_codes", "groups_of", "joined_in_order", "narrow_codes",
+           "per_unique", "repack_texts", "shared_texts"]
 
 
 def distinct(codes: np.ndarray) -> np.ndarray:
@@ -42,6 +43,15 @@ def first_of_each(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     s = keys[order]
     head = np.r_[True, s[1:] != s[:-1]] if len(s) else np.zeros(0, dtype=bool)
     return s[head], order[head]
+
+
+def narrow_codes(codes: np.ndarray, size: int) -> np.ndarray:
+    """Codes in ``[0, size)`` in the smallest unsigned type that holds them: one byte per row for a
+    column of a few distinct texts (for codes held across a long step)."""
+    for t in (np.uint8, np.uint16, np.uint32):
+        if size <= np.iinfo(t).max + 1:
+            return codes.astype(t, copy=False)
+    return codes.astype(np.int64, copy=False)
 
 
 def per_unique(s: pd.Series, fn: Callable[[pd.Series], Any]) -> np.ndarray:
@@ -168,8 +178,7 @@ def repack_texts(frames: Sequence[pd.DataFrame], release: Callable[[], None] = l
             if not all(type(u) is str for u in uniques):
                 continue
             lengths = np.fromiter(map(len, uniques), dtype=np.int64, count=len(uniques))
-            small = codes.astype(np.uint8 if len(uniques) <= 256 else np.uint16 if len(uniques) <= 65536 else np.int64)
-            packed.append((frame, j, col.dtype, small, "".join(uniques) + "\n", lengths))  # (longer than any one text: every cut is a new string)
+            packed.append((frame, j, col.dtype, narrow_codes(codes, len(uniques)), "".join(uniques) + "\n", lengths))  # (longer than any one text: every cut is a new string)
             del codes, uniques, col
     placeholder = {}
     for frame, j, *_ in packed:  # the old objects go with the columns (a one-byte column holds the place)

@@ -46,9 +46,7 @@ def _blank_to_nan(s: pd.Series) -> pd.Series:
 
 def _blank_to_nan_per_value(s: pd.Series) -> pd.Series:
     """:func:`_blank_to_nan`, computed once per distinct value."""
-    codes, uniq = pd.factorize(s, use_na_sentinel=False)
-    mapped = _blank_to_nan(pd.Series(uniq)).to_numpy(dtype=object)
-    return pd.Series(mapped[codes], index=s.index, dtype=object)
+    return pd.Series(per_unique(s, lambda u: _blank_to_nan(u).to_numpy(dtype=object)), index=s.index, dtype=object)
 
 
 def _at_baseline(results: pd.DataFrame, baselines: Mapping[str, str]) -> np.ndarray:

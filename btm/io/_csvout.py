@@ -27,6 +27,8 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from .._groupwise import narrow_codes
+
 __all__ = ["write_table"]
 
 CHUNK_ROWS = 20_000
@@ -148,19 +150,10 @@ class _Coded:
         return self.table[self.codes[i:j]]
 
 
-def _narrow(codes: np.ndarray, size: int) -> np.ndarray:
-    """Codes in ``[0, size)`` in the smallest unsigned type that holds them: one byte per row for a
-    column of a few distinct texts (every column's codes are held while a table is written)."""
-    for t in (np.uint8, np.uint16, np.uint32):
-        if size <= np.iinfo(t).max + 1:
-            return codes.astype(t, copy=False)
-    return codes.astype(np.int64, copy=False)
-
-
 def _coded(codes: np.ndarray, texts: np.ndarray) -> Encoder:
     """Rows take the encoded text of their code; code -1 (missing) is empty."""
     table = np.append(texts, "").astype(object)
-    return _Coded(_narrow(np.where(codes < 0, len(texts), codes), len(table)), table)
+    return _Coded(narrow_codes(np.where(codes < 0, len(texts), codes), len(table)), table)
 
 
 def _merged(encoders: list[Encoder], n: int) -> list[Encoder]:
@@ -175,7 +168,7 @@ def _merged(encoders: list[Encoder], n: int) -> list[Encoder]:
             codes, uniq = _factorized(both, len(last.table) * len(enc.table))
             if len(uniq) <= n // 8:
                 texts = map(",".join, zip(last.table[uniq // len(enc.table)], enc.table[uniq % len(enc.table)], strict=True))
-                out[-1] = _Coded(_narrow(codes, len(uniq)), np.fromiter(texts, dtype=object, count=len(uniq)))
+                out[-1] = _Coded(narrow_codes(codes, len(uniq)), np.fromiter(texts, dtype=object, count=len(uniq)))
                 continue
         out.append(enc)
     return out
